@@ -1,0 +1,69 @@
+//! The Server-Sent Events (`text/event-stream`) protocol, with no I/O.
+//!
+//! ```
+//! # #[cfg(feature = "alloc")] {
+//! use bytes::Bytes;
+//! use sse_core::{Decoder, Frame};
+//!
+//! let mut decoder = Decoder::new();
+//! // Bytes arrive in any chunking: here a CRLF is split over two chunks.
+//! let mut events = Vec::new();
+//! for chunk in ["event: greeting\r", "\nid: 1\ndata: hello\ndata: world\n\n"] {
+//!     let mut chunk = Bytes::from(chunk);
+//!     while let Some(frame) = decoder.decode(&mut chunk) {
+//!         if let Frame::Event(event) = frame? {
+//!             events.push(event);
+//!         }
+//!     }
+//! }
+//! assert_eq!(events.len(), 1);
+//! assert_eq!(events[0].event_type(), "greeting");
+//! assert_eq!(events[0].data(), "hello\nworld");
+//! assert_eq!(events[0].last_event_id(), "1");
+//! assert_eq!(decoder.last_event_id(), "1");
+//! # }
+//! # Ok::<(), sse_core::DecodeError>(())
+//! ```
+//!
+//! # What is here
+//!
+//! - [`Parser`]: the incremental, push-based parser. `no_std`, no allocation,
+//!   O(1) state. Feed it chunks of any size; it calls a [`Sink`] with borrowed
+//!   pieces of each chunk and with the blank lines that dispatch events.
+//! - [`Decoder`] (feature `alloc`): builds owned [`Event`]s on the parser,
+//!   sharing the input [`bytes::Bytes`] instead of copying where a value lies
+//!   whole in one chunk, with a bound on the size of one event.
+//!
+//! Both follow the WHATWG HTML standard, section "Server-sent events",
+//! "Interpreting an event stream", to the letter, including the points many
+//! implementations get wrong: a CR at the end of one chunk and an LF at the
+//! start of the next are one line end; a lone CR is a line end; one BOM is
+//! stripped, even when split; invalid UTF-8 becomes U+FFFD and never stops the
+//! stream; an `id` with NUL is ignored; `retry` needs all ASCII digits; an
+//! unterminated event at the end of the stream is dropped.
+//!
+//! # Crate features
+//!
+//! - `std` (default): implies `alloc`; `std::error::Error` comes from
+//!   `core::error::Error` either way.
+//! - `alloc`: the [`Decoder`] and [`Event`], using the `bytes` crate. Without
+//!   it the crate needs no allocator at all.
+//!
+//! # Panics
+//!
+//! Nothing in this crate panics on any input bytes, in any chunking.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+// `alloc` is linked only with the feature: linking it demands a global
+// allocator, which a bare-metal user of the parser may not have.
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod parser;
+
+pub use parser::{Field, Parser, Sink, Stopped};
+
