@@ -1,0 +1,762 @@
+//! Owned events, assembled from the parser's pieces.
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use core::fmt;
+use core::ops::ControlFlow;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use crate::parser::{Field, Parser, Sink};
+
+/// The default bound on one event: 16 MiB of field values.
+///
+/// Generous enough for the multi-megabyte JSON documents that real APIs
+/// stream as one event, small enough that a broken or hostile server cannot
+/// exhaust memory. Change it with [`Decoder::max_event_size`].
+pub const DEFAULT_MAX_EVENT_SIZE: usize = 16 * 1024 * 1024;
+
+/// An event as `EventSource` dispatches it: type, data and last event ID.
+///
+/// The fields are the raw bytes of the stream, shared with the input where
+/// they lay whole in one chunk. The text accessors decode them as UTF-8,
+/// replacing invalid sequences with U+FFFD as the standard requires; this
+/// borrows (no copy) whenever the bytes are valid UTF-8. Equality compares
+/// the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Event {
+    event_type: Bytes,
+    data: Bytes,
+    last_event_id: Bytes,
+}
+
+const MESSAGE: &[u8] = b"message";
+
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+impl Event {
+    /// An event with the given type, data and last event ID. An empty type is
+    /// `message`, as the standard makes it on dispatch.
+    pub fn new(
+        event_type: impl Into<Bytes>,
+        data: impl Into<Bytes>,
+        last_event_id: impl Into<Bytes>,
+    ) -> Self {
+        let mut event_type = event_type.into();
+        if event_type.is_empty() {
+            event_type = Bytes::from_static(MESSAGE);
+        }
+        Event {
+            event_type,
+            data: data.into(),
+            last_event_id: last_event_id.into(),
+        }
+    }
+
+    /// The event type: the last `event` field of the block, or `message`.
+    pub fn event_type(&self) -> Cow<'_, str> {
+        text(&self.event_type)
+    }
+
+    /// The data: the block's `data` values joined with LF (no trailing LF).
+    pub fn data(&self) -> Cow<'_, str> {
+        text(&self.data)
+    }
+
+    /// The last event ID string when the event was dispatched (`lastEventId`
+    /// in the browser). It persists across events until an `id` changes it.
+    pub fn last_event_id(&self) -> Cow<'_, str> {
+        text(&self.last_event_id)
+    }
+
+    /// The event type's raw bytes.
+    pub fn event_type_bytes(&self) -> &Bytes {
+        &self.event_type
+    }
+
+    /// The data's raw bytes.
+    pub fn data_bytes(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// The last event ID's raw bytes.
+    pub fn last_event_id_bytes(&self) -> &Bytes {
+        &self.last_event_id
+    }
+
+    /// Takes the data's raw bytes.
+    pub fn into_data(self) -> Bytes {
+        self.data
+    }
+}
+
+/// What the decoder hands out, in stream order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Frame {
+    /// A dispatched event.
+    Event(Event),
+    /// A valid `retry` field set the reconnection time, in milliseconds.
+    ///
+    /// It is reported when the field is read, not with an event: a `retry`
+    /// in a block without data still counts, as the standard says.
+    Retry(u64),
+}
+
+/// Why the decoder could not hand out an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// An event's field values grew past the decoder's limit.
+    ///
+    /// The event is dropped, and the decoder ignores the rest of its block
+    /// (except `retry`) up to the next blank line, then goes on with the next
+    /// event. The last event ID is still updated at that blank line from the
+    /// `id` fields read before the limit was reached.
+    TooLarge {
+        /// The limit, in bytes ([`Decoder::max_event_size`]).
+        limit: usize,
+        /// Where in the stream (bytes since the decoder was created) the
+        /// piece of a value that crossed the limit starts.
+        offset: u64,
+    },
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::TooLarge { limit, offset } => write!(
+                f,
+                "event larger than the limit of {limit} bytes at stream offset {offset}; \
+                 it is skipped up to the next blank line"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for DecodeError {}
+
+/// A value being read: nothing yet, one piece shared with the input, or
+/// pieces gathered into an owned buffer.
+#[derive(Debug, Default)]
+enum Value {
+    #[default]
+    Empty,
+    Shared(Bytes),
+    Owned(BytesMut),
+}
+
+/// Everything the decoder keeps between chunks, apart from the parser.
+#[derive(Debug)]
+struct State {
+    max: usize,
+    /// The data buffer, without the trailing LF the standard adds to each
+    /// line and removes from the last.
+    data: Value,
+    /// The event type buffer.
+    event_type: Value,
+    /// The last event ID buffer.
+    id_buf: Bytes,
+    /// The `id` line being read, and whether it held a NUL so far.
+    id_line: Value,
+    id_nul: bool,
+    /// The last event ID string: the buffer as of the last blank line.
+    last_event_id: Bytes,
+    /// The reconnection time from the last valid `retry`.
+    retry: Option<u64>,
+    /// The `retry` line being read: its value so far (`None` once invalid)
+    /// and whether it had any digit.
+    retry_value: Option<u64>,
+    retry_digits: bool,
+    /// Pieces of the current line have arrived, but not its last piece.
+    in_line: bool,
+    /// A field line arrived since the last blank line.
+    pending: bool,
+    /// Bytes of field values in the current block, for the limit.
+    size: usize,
+    /// The block went over the limit; ignore it up to the blank line.
+    discarding: bool,
+    /// Bytes consumed before the chunk being decoded.
+    offset: u64,
+    /// A gathering buffer kept between events, so that its memory is reused.
+    spare: BytesMut,
+}
+
+/// The decoder's reason to stop the parser.
+enum Out {
+    Frame(Frame),
+    Error(DecodeError),
+}
+
+/// Turns a byte stream into [`Frame`]s: events and reconnection times.
+///
+/// Feed it [`Bytes`] chunks as they arrive with [`Decoder::decode`], which
+/// hands out one frame per call; at the end of the stream call
+/// [`Decoder::finish`]. Between connections of one `EventSource` keep the
+/// decoder: [`Decoder::finish`] readies it for the next stream and keeps the
+/// last event ID and the reconnection time, as a browser does.
+///
+/// # Memory
+///
+/// A value that lies whole in one chunk is shared with it
+/// ([`Bytes::slice`]), not copied; values spread over chunks, and data of
+/// several lines, are gathered into a buffer that is reused from event to
+/// event. At most [`Decoder::max_event_size`] bytes of one event's values are
+/// held; past that the event is dropped with [`DecodeError::TooLarge`].
+///
+/// # Example
+///
+/// ```
+/// use bytes::Bytes;
+/// use sse_core::{Decoder, Event, Frame};
+///
+/// let mut decoder = Decoder::new().with_last_event_id("41");
+/// let mut frames = Vec::new();
+/// for chunk in ["retry: 2000\ndata: {\"n\":", "1}\n\n", "data: incomplete\n"] {
+///     frames.extend(decoder.frames(Bytes::from(chunk)));
+/// }
+/// // The stream ends before the last event's blank line: it is dropped.
+/// assert!(decoder.finish());
+/// assert_eq!(frames, [
+///     Ok(Frame::Retry(2000)),
+///     Ok(Frame::Event(Event::new("message", "{\"n\":1}", "41"))),
+/// ]);
+/// assert_eq!(decoder.retry(), Some(2000));
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    parser: Parser,
+    st: State,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Decoder {
+    /// A decoder at the start of a stream, with no last event ID and the
+    /// [default limit](DEFAULT_MAX_EVENT_SIZE).
+    pub fn new() -> Self {
+        Decoder {
+            parser: Parser::new(),
+            st: State {
+                max: DEFAULT_MAX_EVENT_SIZE,
+                data: Value::Empty,
+                event_type: Value::Empty,
+                id_buf: Bytes::new(),
+                id_line: Value::Empty,
+                id_nul: false,
+                last_event_id: Bytes::new(),
+                retry: None,
+                retry_value: None,
+                retry_digits: false,
+                in_line: false,
+                pending: false,
+                size: 0,
+                discarding: false,
+                offset: 0,
+                spare: BytesMut::new(),
+            },
+        }
+    }
+
+    /// Starts from a last event ID, as after a reconnect: events without an
+    /// `id` field carry it until the stream changes it.
+    pub fn with_last_event_id(mut self, id: impl Into<Bytes>) -> Self {
+        let id = id.into();
+        self.st.id_buf = id.clone();
+        self.st.last_event_id = id;
+        self
+    }
+
+    /// Sets the bound on one event: the bytes of its `data` values (plus one
+    /// per line), `event` and `id` values. Comments and unknown fields are
+    /// never buffered and do not count. See [`DecodeError::TooLarge`].
+    pub fn max_event_size(mut self, limit: usize) -> Self {
+        self.st.max = limit;
+        self
+    }
+
+    /// The last event ID string: what a reconnecting client sends as
+    /// `Last-Event-ID`. It changes at blank lines only, so an `id` whose block
+    /// never ended does not count. Decoded as UTF-8 with replacement.
+    pub fn last_event_id(&self) -> Cow<'_, str> {
+        text(&self.st.last_event_id)
+    }
+
+    /// The last event ID string's raw bytes.
+    pub fn last_event_id_bytes(&self) -> &Bytes {
+        &self.st.last_event_id
+    }
+
+    /// The reconnection time, in milliseconds, from the last valid `retry`.
+    pub fn retry(&self) -> Option<u64> {
+        self.st.retry
+    }
+
+    /// Decodes from the front of `input` up to the next frame.
+    ///
+    /// Returns the frame, consuming `input` up to the line that completed
+    /// it; call again to go on. Returns `None` once all of `input` is
+    /// consumed: its bytes are kept in the decoder's state (a partial line, a
+    /// partial event) until the next chunk completes them. The input is never
+    /// copied where a value lies whole in it.
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError::TooLarge`] when an event grows past the limit. Decoding
+    /// may go on: the next call carries on after the oversized event.
+    pub fn decode(&mut self, input: &mut Bytes) -> Option<Result<Frame, DecodeError>> {
+        let mut sink = Collect {
+            st: &mut self.st,
+            chunk: input,
+        };
+        let (consumed, out) = match self.parser.feed(input, &mut sink) {
+            ControlFlow::Continue(()) => (input.len(), None),
+            ControlFlow::Break(stop) => (stop.consumed, Some(stop.value)),
+        };
+        self.st.offset += consumed as u64;
+        input.advance(consumed);
+        out.map(|out| match out {
+            Out::Frame(frame) => Ok(frame),
+            Out::Error(e) => Err(e),
+        })
+    }
+
+    /// All the frames of one chunk: an iterator over [`Decoder::decode`].
+    /// If it is dropped early, the rest of the chunk is not decoded.
+    pub fn frames(&mut self, input: Bytes) -> Frames<'_> {
+        Frames {
+            decoder: self,
+            input,
+        }
+    }
+
+    /// Ends the stream. An event whose blank line never came is discarded,
+    /// as the standard says, and so is a last line without a line end.
+    ///
+    /// Returns whether anything was discarded. The decoder is then ready for
+    /// the next stream of the same `EventSource`: it keeps the last event ID
+    /// and the reconnection time, and strips a BOM again.
+    pub fn finish(&mut self) -> bool {
+        let st = &mut self.st;
+        let dropped = st.pending || st.discarding || !self.parser.at_line_start();
+        self.parser.finish();
+        st.clear_block();
+        st.id_buf = st.last_event_id.clone();
+        st.in_line = false;
+        st.pending = false;
+        st.discarding = false;
+        st.size = 0;
+        dropped
+    }
+}
+
+/// The frames of one chunk; see [`Decoder::frames`].
+#[derive(Debug)]
+pub struct Frames<'d> {
+    decoder: &'d mut Decoder,
+    input: Bytes,
+}
+
+impl Iterator for Frames<'_> {
+    type Item = Result<Frame, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.decoder.decode(&mut self.input)
+    }
+}
+
+impl State {
+    /// Forgets the block's event type, data and `id` line (not the last
+    /// event ID buffer, which outlives blocks).
+    fn clear_block(&mut self) {
+        if let Value::Owned(buf) = core::mem::take(&mut self.data) {
+            self.keep_spare(buf);
+        }
+        self.event_type = Value::Empty;
+        self.id_line = Value::Empty;
+    }
+
+    /// Keeps an emptied buffer for reuse, unless a larger one is kept already.
+    fn keep_spare(&mut self, mut buf: BytesMut) {
+        buf.clear();
+        if buf.capacity() > self.spare.capacity() {
+            self.spare = buf;
+        }
+    }
+
+    /// An empty buffer to gather into, reusing memory where there is some.
+    fn take_spare(&mut self) -> BytesMut {
+        core::mem::take(&mut self.spare)
+    }
+
+    /// Appends a piece of a `data` line. `first` says it starts the line.
+    fn push_data(&mut self, part: Bytes, first: bool, last: bool) {
+        match core::mem::take(&mut self.data) {
+            // One whole line, in one piece: keep it shared.
+            Value::Empty if first && last => self.data = Value::Shared(part),
+            Value::Empty => {
+                let mut buf = self.take_spare();
+                buf.put_slice(&part);
+                self.data = Value::Owned(buf);
+            }
+            Value::Shared(line) => {
+                let mut buf = self.take_spare();
+                buf.reserve(line.len() + 1 + part.len());
+                buf.put_slice(&line);
+                buf.put_u8(b'\n');
+                buf.put_slice(&part);
+                self.data = Value::Owned(buf);
+            }
+            Value::Owned(mut buf) => {
+                if first {
+                    buf.put_u8(b'\n');
+                }
+                buf.put_slice(&part);
+                self.data = Value::Owned(buf);
+            }
+        }
+    }
+
+    /// Takes the data buffer for an event, or `None` when it is empty (no
+    /// `data` line in the block: nothing is dispatched).
+    fn take_data(&mut self) -> Option<Bytes> {
+        match core::mem::take(&mut self.data) {
+            Value::Empty => None,
+            Value::Shared(line) => Some(line),
+            Value::Owned(mut buf) => {
+                let data = buf.split().freeze();
+                self.keep_spare(buf);
+                Some(data)
+            }
+        }
+    }
+}
+
+/// Sets a value with "set" semantics (`event`, `id`): `first` starts over.
+fn set_piece(value: &mut Value, part: Bytes, first: bool, last: bool) {
+    if first {
+        *value = if last {
+            Value::Shared(part)
+        } else {
+            Value::Owned(BytesMut::from(&part[..]))
+        };
+        return;
+    }
+    match value {
+        Value::Owned(buf) => buf.put_slice(&part),
+        Value::Shared(prev) => {
+            let mut buf = BytesMut::with_capacity(prev.len() + part.len());
+            buf.put_slice(prev);
+            buf.put_slice(&part);
+            *value = Value::Owned(buf);
+        }
+        Value::Empty => *value = Value::Owned(BytesMut::from(&part[..])),
+    }
+}
+
+fn into_bytes(value: Value) -> Bytes {
+    match value {
+        Value::Empty => Bytes::new(),
+        Value::Shared(b) => b,
+        Value::Owned(buf) => buf.freeze(),
+    }
+}
+
+/// Where `part` starts in `chunk`, if it lies inside it.
+fn offset_in(chunk: &[u8], part: &[u8]) -> Option<usize> {
+    let start = (part.as_ptr() as usize).checked_sub(chunk.as_ptr() as usize)?;
+    (start <= chunk.len() && part.len() <= chunk.len() - start).then_some(start)
+}
+
+/// The parser's sink while decoding one chunk.
+struct Collect<'a, 's> {
+    st: &'s mut State,
+    chunk: &'a Bytes,
+}
+
+impl Collect<'_, '_> {
+    /// `part` as shared bytes: a slice of the chunk, never a copy.
+    fn share(&self, part: &[u8]) -> Bytes {
+        match offset_in(self.chunk, part) {
+            Some(_) if part.is_empty() => Bytes::new(),
+            Some(start) => self.chunk.slice(start..start + part.len()),
+            // Unreachable (the parser only hands out pieces of the chunk),
+            // but a copy is still the right answer.
+            None => Bytes::copy_from_slice(part),
+        }
+    }
+}
+
+impl<'a> Sink<'a> for Collect<'a, '_> {
+    type Break = Out;
+
+    fn value(&mut self, field: Field, part: &'a [u8], last: bool) -> ControlFlow<Out> {
+        let first = !self.st.in_line;
+        self.st.in_line = !last;
+        self.st.pending = true;
+
+        if field == Field::Retry {
+            let st = &mut *self.st;
+            if first {
+                st.retry_value = Some(0);
+                st.retry_digits = false;
+            }
+            if let Some(mut n) = st.retry_value {
+                for &b in part {
+                    n = match (b.is_ascii_digit(), n.checked_mul(10)) {
+                        (true, Some(n)) => match n.checked_add(u64::from(b - b'0')) {
+                            Some(n) => n,
+                            None => {
+                                st.retry_value = None;
+                                break;
+                            }
+                        },
+                        // Not a digit, or too large for u64 (ignored, as
+                        // Chromium does; the standard sets no bound).
+                        _ => {
+                            st.retry_value = None;
+                            break;
+                        }
+                    };
+                    st.retry_digits = true;
+                    st.retry_value = Some(n);
+                }
+            }
+            if last {
+                if let (Some(ms), true) = (st.retry_value.take(), st.retry_digits) {
+                    st.retry = Some(ms);
+                    return ControlFlow::Break(Out::Frame(Frame::Retry(ms)));
+                }
+            }
+            return ControlFlow::Continue(());
+        }
+
+        if self.st.discarding {
+            return ControlFlow::Continue(());
+        }
+        // Each data line adds its value and a LF to the data buffer.
+        let added = part.len() + usize::from(field == Field::Data && first);
+        self.st.size = self.st.size.saturating_add(added);
+        if self.st.size > self.st.max {
+            let st = &mut *self.st;
+            st.discarding = true;
+            st.clear_block();
+            let at = offset_in(self.chunk, part).unwrap_or(0) as u64;
+            return ControlFlow::Break(Out::Error(DecodeError::TooLarge {
+                limit: st.max,
+                offset: st.offset + at,
+            }));
+        }
+
+        let part = self.share(part);
+        let st = &mut *self.st;
+        match field {
+            Field::Data => st.push_data(part, first, last),
+            Field::Event => set_piece(&mut st.event_type, part, first, last),
+            Field::Id => {
+                if first {
+                    st.id_nul = false;
+                }
+                st.id_nul |= memchr::memchr(0, &part).is_some();
+                set_piece(&mut st.id_line, part, first, last);
+                if last {
+                    let line = into_bytes(core::mem::take(&mut st.id_line));
+                    // "If the field value does not contain U+0000 NULL, then
+                    // set the last event ID buffer to the field value."
+                    if !st.id_nul {
+                        st.id_buf = line;
+                    }
+                }
+            }
+            Field::Retry => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn dispatch(&mut self) -> ControlFlow<Out> {
+        let st = &mut *self.st;
+        // Step 1: the last event ID string takes the buffer's value, even
+        // when nothing is dispatched.
+        st.last_event_id = st.id_buf.clone();
+        st.pending = false;
+        st.size = 0;
+        if core::mem::take(&mut st.discarding) {
+            st.clear_block();
+            return ControlFlow::Continue(());
+        }
+        let event_type = into_bytes(core::mem::take(&mut st.event_type));
+        // Step 2: with an empty data buffer, reset and dispatch nothing.
+        let Some(data) = st.take_data() else {
+            return ControlFlow::Continue(());
+        };
+        let event = Event::new(event_type, data, st.last_event_id.clone());
+        ControlFlow::Break(Out::Frame(Frame::Event(event)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+    use alloc::vec::Vec;
+
+    fn decode_chunks(chunks: &[&'static [u8]]) -> (Vec<Result<Frame, DecodeError>>, Decoder) {
+        let mut d = Decoder::new();
+        let mut out = Vec::new();
+        for c in chunks {
+            out.extend(d.frames(Bytes::from_static(c)));
+        }
+        (out, d)
+    }
+
+    fn ev(t: &'static str, d: &'static str, id: &'static str) -> Result<Frame, DecodeError> {
+        Ok(Frame::Event(Event::new(t, d, id)))
+    }
+
+    #[test]
+    fn single_line_data_is_shared_with_the_input() {
+        let input = Bytes::from_static(b"data: hello\n\n");
+        let mut d = Decoder::new();
+        let mut chunk = input.clone();
+        let Some(Ok(Frame::Event(e))) = d.decode(&mut chunk) else {
+            panic!("no event");
+        };
+        assert_eq!(e.data(), "hello");
+        assert_eq!(e.data_bytes().as_ptr(), input[6..].as_ptr());
+        assert!(chunk.is_empty());
+    }
+
+    #[test]
+    fn multi_line_and_split_data_are_gathered() {
+        let (out, _) = decode_chunks(&[b"data: a\ndata", b": b", b"c\ndata\n", b"\n"]);
+        assert_eq!(out, [ev("message", "a\nbc\n", "")]);
+    }
+
+    #[test]
+    fn empty_data_line_dispatches_empty_data() {
+        let (out, _) = decode_chunks(&[b"data\n\ndata:\n\n"]);
+        assert_eq!(out, [ev("message", "", ""), ev("message", "", "")]);
+    }
+
+    #[test]
+    fn type_resets_after_each_block_even_without_data() {
+        let (out, _) = decode_chunks(&[b"event: a\n\ndata: x\n\nevent: b\nevent:\ndata: y\n\n"]);
+        assert_eq!(out, [ev("message", "x", ""), ev("message", "y", "")]);
+    }
+
+    #[test]
+    fn id_rules() {
+        let (out, d) = decode_chunks(&[
+            b"id: 1\ndata: a\n\ndata: b\n\nid: x\0y\ndata: c\n\nid\ndata: d\n\nid: 9\n\n",
+        ]);
+        assert_eq!(
+            out,
+            [
+                ev("message", "a", "1"),
+                ev("message", "b", "1"),
+                ev("message", "c", "1"),
+                ev("message", "d", "")
+            ]
+        );
+        // An id-only block updates the last event ID without an event.
+        assert_eq!(d.last_event_id(), "9");
+    }
+
+    #[test]
+    fn id_without_blank_line_is_not_committed() {
+        let (_, mut d) = decode_chunks(&[b"id: 1\n\nid: 2\n"]);
+        assert_eq!(d.last_event_id(), "1");
+        assert!(d.finish());
+        assert_eq!(d.last_event_id(), "1");
+    }
+
+    #[test]
+    fn seeded_id_survives_events_without_id() {
+        let mut d = Decoder::new().with_last_event_id("seed");
+        let out: Vec<_> = d
+            .frames(Bytes::from_static(b"data: a\n\ndata: b\n\n"))
+            .collect();
+        assert_eq!(
+            out,
+            [ev("message", "a", "seed"), ev("message", "b", "seed")]
+        );
+        // And across a reconnect.
+        assert!(!d.finish());
+        let out: Vec<_> = d.frames(Bytes::from_static(b"data: c\n\n")).collect();
+        assert_eq!(out, [ev("message", "c", "seed")]);
+    }
+
+    #[test]
+    fn retry_rules() {
+        let (out, d) = decode_chunks(&[
+            b"retry: 10\nretry: x\nretry:\nretry: 1 \nretry: 18446744073709551616\n",
+        ]);
+        assert_eq!(out, [Ok(Frame::Retry(10))]);
+        assert_eq!(d.retry(), Some(10));
+        let (out, _) = decode_chunks(&[b"retry:1", b"8446744073709551615\n"]);
+        assert_eq!(out, [Ok(Frame::Retry(u64::MAX))]);
+        // A retry in a block without data is not lost.
+        let (out, _) = decode_chunks(&[b"retry: 5\n\n"]);
+        assert_eq!(out, [Ok(Frame::Retry(5))]);
+    }
+
+    #[test]
+    fn cr_at_chunk_end_dispatches_without_waiting() {
+        let mut d = Decoder::new();
+        let mut c = Bytes::from_static(b"data: x\r\r");
+        assert_eq!(d.decode(&mut c), Some(ev("message", "x", "")));
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_not_fatal() {
+        let (out, _) = decode_chunks(&[b"event: \xFFa\ndata: \xC3\n", b"data: ok\n\n"]);
+        let [Ok(Frame::Event(e))] = &out[..] else {
+            panic!("{out:?}");
+        };
+        assert_eq!(e.event_type(), "\u{FFFD}a");
+        assert_eq!(e.data(), "\u{FFFD}\nok");
+    }
+
+    #[test]
+    fn too_large_errors_once_then_recovers() {
+        let mut d = Decoder::new().max_event_size(8);
+        let mut out = Vec::new();
+        for c in [
+            &b"id: 1\ndata: 0123"[..],
+            b"456789\ndata: more\nid: 2\n\ndata: ok\n\n",
+        ] {
+            out.extend(d.frames(Bytes::copy_from_slice(c)));
+        }
+        assert_eq!(
+            out,
+            [
+                Err(DecodeError::TooLarge {
+                    limit: 8,
+                    offset: 16
+                }),
+                ev("message", "ok", "1")
+            ]
+        );
+        assert!(out[0]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("limit of 8 bytes"));
+    }
+
+    #[test]
+    fn finish_drops_unterminated_event() {
+        let (out, mut d) = decode_chunks(&[b"data: a\n\ndata: b\n"]);
+        assert_eq!(out, [ev("message", "a", "")]);
+        assert!(d.finish());
+        assert!(!d.finish());
+        let (_, mut d) = decode_chunks(&[b"data: a\n\ndata: b"]);
+        assert!(d.finish());
+    }
+}

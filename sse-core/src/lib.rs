@@ -67,3 +67,7 @@ mod parser;
 
 pub use parser::{Field, Parser, Sink, Stopped};
 
+#[cfg(feature = "alloc")]
+mod decoder;
+#[cfg(feature = "alloc")]
+pub use decoder::{DecodeError, Decoder, Event, Frame, Frames, DEFAULT_MAX_EVENT_SIZE};

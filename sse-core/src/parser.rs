@@ -435,7 +435,10 @@ mod tests {
     #[test]
     fn fields_comments_and_blank_lines() {
         let got = parse(&[b"event: e\ndata:x\nid: 1\nretry: 5\n: hi\n\n"]);
-        assert_eq!(got, ["event=e$", "data=x$", "id=1$", "retry=5$", ": hi$", "!"]);
+        assert_eq!(
+            got,
+            ["event=e$", "data=x$", "id=1$", "retry=5$", ": hi$", "!"]
+        );
     }
 
     #[test]
@@ -478,13 +481,20 @@ mod tests {
         let whole = b"retry: 10\nevent: a\n";
         for cut in 0..whole.len() {
             let (a, b) = whole.split_at(cut);
-            assert_eq!(joined(parse(&[a, b])), ["retry=10$", "event=a$"], "cut at {cut}");
+            assert_eq!(
+                joined(parse(&[a, b])),
+                ["retry=10$", "event=a$"],
+                "cut at {cut}"
+            );
         }
     }
 
     #[test]
     fn cr_lf_and_crlf_line_ends() {
-        assert_eq!(parse(&[b"data:a\rdata:b\r\ndata:c\n\r"]), ["data=a$", "data=b$", "data=c$", "!"]);
+        assert_eq!(
+            parse(&[b"data:a\rdata:b\r\ndata:c\n\r"]),
+            ["data=a$", "data=b$", "data=c$", "!"]
+        );
         // CR LF split over chunks is one line end, not a line end and a blank line.
         assert_eq!(parse(&[b"data:a\r", b"\n"]), ["data=a$"]);
         assert_eq!(parse(&[b"data:a\r", b"\r"]), ["data=a$", "!"]);
@@ -502,7 +512,10 @@ mod tests {
 
     #[test]
     fn value_split_over_chunks() {
-        assert_eq!(parse(&[b"data: ab", b"cd", b"ef\n"]), ["data=ab", "data=cd", "data=ef$"]);
+        assert_eq!(
+            parse(&[b"data: ab", b"cd", b"ef\n"]),
+            ["data=ab", "data=cd", "data=ef$"]
+        );
         assert_eq!(parse(&[b"data: ab", b"\n"]), ["data=ab", "data=$"]);
     }
 
