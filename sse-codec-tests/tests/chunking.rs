@@ -1,0 +1,118 @@
+//! Chunking never changes the result, and the decoder equals the reference
+//! model, on the vectors and on arbitrary bytes.
+
+use proptest::prelude::*;
+use sse_codec_tests::reference::{interpret, interpret_with_last_event_id};
+use sse_codec_tests::{decode, decode_chunks, decode_with_last_event_id, vectors};
+use sse_core::Decoder;
+
+#[test]
+fn every_two_way_split_of_every_vector() {
+    for v in vectors() {
+        let input = v.input();
+        if input.len() > 4096 {
+            continue;
+        }
+        let whole = interpret(&input);
+        for cut in 0..=input.len() {
+            let got = decode_chunks(&input, &[cut], Decoder::new());
+            assert_eq!(got, whole, "{} split at {cut}", v.name);
+        }
+    }
+}
+
+#[test]
+fn every_three_way_split_of_the_short_vectors() {
+    let mut checked = 0;
+    for v in vectors() {
+        let input = v.input();
+        if input.len() > 64 {
+            continue;
+        }
+        let whole = interpret(&input);
+        for a in 0..=input.len() {
+            for b in 0..=input.len() - a {
+                let got = decode_chunks(&input, &[a, b], Decoder::new());
+                assert_eq!(got, whole, "{} split at {a}, {}", v.name, a + b);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10_000, "only {checked} splits checked");
+}
+
+/// Pieces of SSE syntax and of the bytes that trip parsers up.
+const TOKENS: &[&[u8]] = &[
+    b"data",
+    b"event",
+    b"id",
+    b"retry",
+    b"data:",
+    b"id:",
+    b"retry:",
+    b"event:",
+    b":",
+    b": ",
+    b" ",
+    b"  ",
+    b"\r",
+    b"\n",
+    b"\r\n",
+    b"\n\n",
+    b"\r\r",
+    b"\xEF\xBB\xBF",
+    b"\xEF\xBB",
+    b"\0",
+    b"\xFF",
+    b"\xC3",
+    b"\xE2\x82",
+    b"\xED\xA0\x80",
+    b"\xF0\x9F\x98\x80",
+    b"x",
+    b"0",
+    b"12",
+    b"18446744073709551616",
+    b"message",
+    b"Data",
+    b"\t",
+];
+
+/// A stream biased towards SSE syntax, with some arbitrary bytes mixed in.
+fn stream() -> impl Strategy<Value = Vec<u8>> {
+    let token = prop_oneof![
+        4 => proptest::sample::select(TOKENS).prop_map(<[u8]>::to_vec),
+        1 => proptest::collection::vec(any::<u8>(), 1..4),
+    ];
+    proptest::collection::vec(token, 0..60).prop_map(|t| t.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn decoder_equals_reference_on_arbitrary_streams(input in stream()) {
+        prop_assert_eq!(decode(&input, usize::MAX), interpret(&input));
+    }
+
+    #[test]
+    fn any_chunking_gives_the_same_result(
+        input in stream(),
+        lens in proptest::collection::vec(0usize..12, 0..40),
+    ) {
+        let whole = decode(&input, usize::MAX);
+        prop_assert_eq!(decode_chunks(&input, &lens, Decoder::new()), whole);
+    }
+
+    #[test]
+    fn seeded_last_event_id_matches_reference(input in stream(), size in 1usize..9) {
+        prop_assert_eq!(
+            decode_with_last_event_id(&input, size, "seed"),
+            interpret_with_last_event_id(&input, "seed")
+        );
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_match(input in proptest::collection::vec(any::<u8>(), 0..300), size in 1usize..5) {
+        prop_assert_eq!(decode(&input, size), interpret(&input));
+    }
+}
