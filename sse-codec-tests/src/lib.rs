@@ -1,11 +1,11 @@
 //! Conformance suite for `sse-core`.
 //!
-//! - [`reference`]: a model of the standard written step by step from its
+//! - [`reference`](mod@reference): a model of the standard written step by step from its
 //!   text, over the whole stream at once: the oracle.
-//! - [`vectors`]: the test vectors in `vectors/*.json` (format:
+//! - [`vectors()`]: the test vectors in `vectors/*.json` (format:
 //!   `shared/VECTORS-FORMAT.md`), from the standard's examples, the
 //!   web-platform-tests `eventsource/` cases and our own edge cases.
-//! - [`decode`]: runs `sse-core`'s decoder over a stream cut into chunks and
+//! - [`decode()`]: runs `sse-core`'s decoder over a stream cut into chunks and
 //!   reports what it saw in the reference model's terms, so that the two can
 //!   be compared directly.
 

@@ -395,29 +395,30 @@ impl State {
         core::mem::take(&mut self.spare)
     }
 
-    /// Appends a piece of a `data` line. `first` says it starts the line.
-    fn push_data(&mut self, part: Bytes, first: bool, last: bool) {
-        match core::mem::take(&mut self.data) {
-            // One whole line, in one piece: keep it shared.
-            Value::Empty if first && last => self.data = Value::Shared(part),
-            Value::Empty => {
+    /// Appends a piece of a `data` line. `first` says it starts the line;
+    /// `shared` is the piece as shared bytes, when it is a whole line.
+    fn push_data(&mut self, part: &[u8], shared: Option<Bytes>, first: bool) {
+        match (core::mem::take(&mut self.data), shared) {
+            // The block's first line, whole in one piece: keep it shared.
+            (Value::Empty, Some(line)) => self.data = Value::Shared(line),
+            (Value::Empty, None) => {
                 let mut buf = self.take_spare();
-                buf.put_slice(&part);
+                buf.put_slice(part);
                 self.data = Value::Owned(buf);
             }
-            Value::Shared(line) => {
+            (Value::Shared(line), _) => {
                 let mut buf = self.take_spare();
                 buf.reserve(line.len() + 1 + part.len());
                 buf.put_slice(&line);
                 buf.put_u8(b'\n');
-                buf.put_slice(&part);
+                buf.put_slice(part);
                 self.data = Value::Owned(buf);
             }
-            Value::Owned(mut buf) => {
+            (Value::Owned(mut buf), _) => {
                 if first {
                     buf.put_u8(b'\n');
                 }
-                buf.put_slice(&part);
+                buf.put_slice(part);
                 self.data = Value::Owned(buf);
             }
         }
@@ -438,25 +439,14 @@ impl State {
     }
 }
 
-/// Sets a value with "set" semantics (`event`, `id`): `first` starts over.
-fn set_piece(value: &mut Value, part: Bytes, first: bool, last: bool) {
-    if first {
-        *value = if last {
-            Value::Shared(part)
-        } else {
-            Value::Owned(BytesMut::from(&part[..]))
-        };
-        return;
-    }
-    match value {
-        Value::Owned(buf) => buf.put_slice(&part),
-        Value::Shared(prev) => {
-            let mut buf = BytesMut::with_capacity(prev.len() + part.len());
-            buf.put_slice(prev);
-            buf.put_slice(&part);
-            *value = Value::Owned(buf);
-        }
-        Value::Empty => *value = Value::Owned(BytesMut::from(&part[..])),
+/// Sets a value with "set" semantics (`event`, `id`): its first piece
+/// starts over. `shared` is the piece as shared bytes, when it is the whole
+/// value.
+fn set_piece(value: &mut Value, part: &[u8], shared: Option<Bytes>, first: bool) {
+    match (shared, value) {
+        (Some(whole), value) => *value = Value::Shared(whole),
+        (None, Value::Owned(buf)) if !first => buf.put_slice(part),
+        (None, value) => *value = Value::Owned(BytesMut::from(part)),
     }
 }
 
@@ -480,16 +470,14 @@ struct Collect<'a, 's> {
     chunk: &'a Bytes,
 }
 
-impl Collect<'_, '_> {
-    /// `part` as shared bytes: a slice of the chunk, never a copy.
-    fn share(&self, part: &[u8]) -> Bytes {
-        match offset_in(self.chunk, part) {
-            Some(_) if part.is_empty() => Bytes::new(),
-            Some(start) => self.chunk.slice(start..start + part.len()),
-            // Unreachable (the parser only hands out pieces of the chunk),
-            // but a copy is still the right answer.
-            None => Bytes::copy_from_slice(part),
-        }
+/// `part` as shared bytes: a slice of the chunk, never a copy.
+fn share(chunk: &Bytes, part: &[u8]) -> Bytes {
+    match offset_in(chunk, part) {
+        Some(_) if part.is_empty() => Bytes::new(),
+        Some(start) => chunk.slice(start..start + part.len()),
+        // Unreachable (the parser only hands out pieces of the chunk), but a
+        // copy is still the right answer.
+        None => Bytes::copy_from_slice(part),
     }
 }
 
@@ -554,17 +542,28 @@ impl<'a> Sink<'a> for Collect<'a, '_> {
             }));
         }
 
-        let part = self.share(part);
+        // A value whole in one piece is kept as a slice of the chunk. Other
+        // pieces are copied into a buffer, and not sliced first: slicing
+        // costs an allocation the first time for some `Bytes`.
+        let whole = first && last;
         let st = &mut *self.st;
         match field {
-            Field::Data => st.push_data(part, first, last),
-            Field::Event => set_piece(&mut st.event_type, part, first, last),
+            Field::Data => {
+                let shared =
+                    (whole && matches!(st.data, Value::Empty)).then(|| share(self.chunk, part));
+                st.push_data(part, shared, first);
+            }
+            Field::Event => {
+                let shared = whole.then(|| share(self.chunk, part));
+                set_piece(&mut st.event_type, part, shared, first);
+            }
             Field::Id => {
                 if first {
                     st.id_nul = false;
                 }
-                st.id_nul |= memchr::memchr(0, &part).is_some();
-                set_piece(&mut st.id_line, part, first, last);
+                st.id_nul |= memchr::memchr(0, part).is_some();
+                let shared = whole.then(|| share(self.chunk, part));
+                set_piece(&mut st.id_line, part, shared, first);
                 if last {
                     let line = into_bytes(core::mem::take(&mut st.id_line));
                     // "If the field value does not contain U+0000 NULL, then

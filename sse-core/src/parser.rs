@@ -4,25 +4,6 @@
 //! [`Sink`] with borrowed pieces of the chunk: field values (in several pieces
 //! when a line spans chunks), comments, and dispatch points (blank lines). It
 //! keeps O(1) state between chunks and never copies or allocates.
-//!
-//! The rules are those of the WHATWG HTML standard, section "Server-sent
-//! events", "Interpreting an event stream":
-//!
-//! - A line ends at CRLF, LF or CR. A CR ending one chunk and an LF starting
-//!   the next are one line end, and a CR ends its line at once: the parser
-//!   never waits for the next chunk to learn whether an LF follows.
-//! - One UTF-8 byte order mark at the very start of the stream is skipped,
-//!   even when it arrives split over chunks.
-//! - A line starting with `:` is a comment. Otherwise the field name runs to
-//!   the first `:`, and one leading space of the value is removed. A line
-//!   without a colon is a field name with an empty value. Names are
-//!   case-sensitive; names other than `event`, `data`, `id` and `retry` are
-//!   ignored.
-//!
-//! The parser hands out bytes, not text. Every delimiter of the format is
-//! ASCII, so splitting the raw bytes and decoding each value as UTF-8 with
-//! replacement afterwards gives the same result as decoding the whole stream
-//! first, which is what the standard describes.
 
 use core::ops::ControlFlow;
 
@@ -138,7 +119,26 @@ enum State {
     SkipLine,
 }
 
-/// The incremental parser. See the [module docs](self) for the rules.
+/// The incremental parser.
+///
+/// The rules are those of the WHATWG HTML standard, section "Server-sent
+/// events", "Interpreting an event stream":
+///
+/// - A line ends at CRLF, LF or CR. A CR ending one chunk and an LF starting
+///   the next are one line end, and a CR ends its line at once: the parser
+///   never waits for the next chunk to learn whether an LF follows.
+/// - One UTF-8 byte order mark at the very start of the stream is skipped,
+///   even when it arrives split over chunks.
+/// - A line starting with `:` is a comment. Otherwise the field name runs to
+///   the first `:`, and one leading space of the value is removed. A line
+///   without a colon is a field name with an empty value. Names are
+///   case-sensitive; names other than `event`, `data`, `id` and `retry` are
+///   ignored.
+///
+/// The parser hands out bytes, not text. Every delimiter of the format is
+/// ASCII, so splitting the raw bytes and decoding each value as UTF-8 with
+/// replacement afterwards gives the same result as decoding the whole stream
+/// first, which is what the standard describes.
 ///
 /// It holds a few bytes of state: where it is in a line, a field name of at
 /// most five bytes split across chunks, whether the previous chunk ended in a

@@ -1,0 +1,166 @@
+//! `sse-cat` as its users run it: the binary, on files and standard input.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{json, Value};
+use sse_codec_tests::vectors;
+
+fn sse_cat(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sse-cat"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sse-cat starts");
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    // A writer thread, so that a large input cannot deadlock against output.
+    let input = stdin.to_vec();
+    let writer = std::thread::spawn(move || pipe.write_all(&input));
+    let out = child.wait_with_output().expect("sse-cat runs");
+    let _ = writer.join();
+    out
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .expect("output is UTF-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+/// The contract: every vector, through `sse-cat --json --chunk-size N`,
+/// gives the expected events and final retry value.
+#[test]
+fn json_output_matches_every_vector_at_every_chunk_size() {
+    let mut failures = Vec::new();
+    for v in vectors() {
+        let input = v.input();
+        for size in ["1", "2", "3", "7", "whole"] {
+            let args: Vec<&str> = match size {
+                "whole" => vec!["--json"],
+                n => vec!["--json", "--chunk-size", n],
+            };
+            let out = sse_cat(&args, &input);
+            assert!(out.status.success(), "{}: exit {:?}", v.name, out.status);
+            let lines = json_lines(&out);
+            let events: Vec<Value> = lines
+                .iter()
+                .filter(|l| l.get("type").is_some())
+                .cloned()
+                .collect();
+            let expected: Vec<Value> = v
+                .events
+                .iter()
+                .map(|e| json!({"type": e.event_type, "data": e.data, "last_event_id": e.last_event_id}))
+                .collect();
+            let retry = lines
+                .iter()
+                .rev()
+                .find_map(|l| l.get("retry_ms"))
+                .and_then(Value::as_u64);
+            if events != expected || retry != v.retry_ms {
+                failures.push(format!("{} at chunk size {size}: got {lines:?}", v.name));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn json_lines_have_exactly_the_documented_keys_in_order() {
+    let out = sse_cat(&["--json"], b"retry: 7\nid: 1\nevent: e\ndata: d\n\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"retry_ms\":7}\n{\"type\":\"e\",\"data\":\"d\",\"last_event_id\":\"1\"}\n"
+    );
+}
+
+#[test]
+fn bundled_sample_shows_its_events() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/ticker.sse");
+    let out = sse_cat(&[sample], b"");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("~ retry: 2500 ms\n--- quote (id: 1)\n"),
+        "{text}"
+    );
+    assert_eq!(text.matches("--- ").count(), 8, "{text}");
+    // The last event of the sample has no blank line: dropped, and said so.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("discarded"));
+    // Same events, read from standard input one byte at a time.
+    let bytes = std::fs::read(sample).expect("sample exists");
+    let piped = sse_cat(&["-", "--chunk-size", "1"], &bytes);
+    assert_eq!(piped.stdout, out.stdout);
+}
+
+#[test]
+fn unreadable_file_is_a_clear_error() {
+    let out = sse_cat(&["/nonexistent/stream.sse"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot read /nonexistent/stream.sse"), "{err}");
+}
+
+#[test]
+fn bad_flags_are_rejected() {
+    for args in [
+        &["--chunk-size", "0"][..],
+        &["--chunk-size", "x"],
+        &["--nope"],
+    ] {
+        let out = sse_cat(args, b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty());
+    }
+}
+
+#[test]
+fn oversized_events_are_reported_and_skipped() {
+    let out = sse_cat(
+        &["--json", "--max-event-size", "4"],
+        b"data: too long\n\ndata: ok\n\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        json_lines(&out),
+        [json!({"type": "message", "data": "ok", "last_event_id": ""})]
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("limit of 4 bytes"));
+}
+
+#[test]
+fn arbitrary_bytes_never_crash_it() {
+    // A deterministic pseudo-random stream with SSE syntax mixed in.
+    let mut x: u32 = 0x9E37_79B9;
+    let mut input = Vec::new();
+    for _ in 0..200_000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        input.push(match x % 8 {
+            0 => b'\n',
+            1 => b'\r',
+            2 => b':',
+            _ => (x >> 8) as u8,
+        });
+    }
+    for size in ["1", "5", "4096"] {
+        let out = sse_cat(&["--json", "--chunk-size", size], &input);
+        assert!(
+            out.status.success(),
+            "exit {:?}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_lines(&out);
+    }
+}
