@@ -1,0 +1,1 @@
+//! Benchmarks of sse-core (placeholder until the benchmark suite lands).
