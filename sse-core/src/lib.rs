@@ -63,8 +63,12 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod encoder;
 mod parser;
 
+pub use encoder::{encode, encoded_len, EncodeError, EventRef, Line, KEEP_ALIVE};
+#[cfg(feature = "alloc")]
+pub use encoder::{encode_to, ServerEvent};
 pub use parser::{Field, Parser, Sink, Stopped};
 
 #[cfg(feature = "alloc")]

@@ -1,0 +1,596 @@
+//! Events to bytes that always mean what they were given.
+//!
+//! [`encode`] writes an [`EventRef`] into a caller's `&mut [u8]`, with no
+//! allocation; with the `alloc` feature, [`encode_to`] writes into any
+//! [`bytes::BufMut`] and [`ServerEvent`] is an owned event with a builder.
+//!
+//! What is written is always parsed back to the event it was given:
+//!
+//! - Data is split on CR, LF and CRLF into one `data:` line each, so
+//!   multi-line data survives. The protocol itself turns every CR and CRLF
+//!   in data into LF: a client receives `"a\r\nb"` as `"a\nb"`. Empty data,
+//!   data that starts with a space and data that ends in a line break
+//!   round-trip exactly.
+//! - A value that would change the stream's meaning is refused with an
+//!   [`EncodeError`], and nothing is written: a CR or LF in the event type,
+//!   the id or the comment (it would end the line, and the rest would be read
+//!   as other fields), and a NUL in the id (the client would ignore the id).
+//!   The encoder never panics and never writes part of an event.
+
+use core::fmt;
+
+/// An event to write, borrowed. Every part is optional; the event is
+/// written as one block ended by a blank line.
+///
+/// | part | written as | a client then |
+/// | --- | --- | --- |
+/// | `comment: Some(c)` | `: c` | ignores it (keep-alives) |
+/// | `event: Some(t)` | `event: t` | dispatches the event as type `t` |
+/// | `id: Some(i)` | `id: i` (`id:` when empty) | sets its last event ID; `""` resets it |
+/// | `retry: Some(ms)` | `retry: ms` | waits `ms` before reconnecting |
+/// | `data: Some(d)` | one `data: line` per line of `d` | dispatches an event |
+///
+/// Without `data`, no event is dispatched, but the `id` and `retry` still
+/// take effect: `EventRef { id: Some(""), ..Default::default() }` is the
+/// event that resets the client's last event ID.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct EventRef<'a> {
+    /// A comment line.
+    pub comment: Option<&'a str>,
+    /// The event type (`message` when absent).
+    pub event: Option<&'a str>,
+    /// The event ID: the client's last event ID from this event on.
+    pub id: Option<&'a str>,
+    /// The reconnection time, in milliseconds.
+    pub retry: Option<u64>,
+    /// The data.
+    pub data: Option<&'a str>,
+}
+
+/// A part of an event that must be a single line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Line {
+    /// The event type.
+    Event,
+    /// The event ID.
+    Id,
+    /// The comment.
+    Comment,
+}
+
+impl fmt::Display for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Line::Event => "event type",
+            Line::Id => "id",
+            Line::Comment => "comment",
+        })
+    }
+}
+
+/// Why an event was not written. Nothing was written when this is returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// A CR or LF in a part that must be one line. Written, it would end the
+    /// line there and the rest would be read as another field: a newline in
+    /// an event type could inject a `data:` line.
+    LineBreak {
+        /// Which part.
+        part: Line,
+        /// The byte index of the CR or LF in it.
+        at: usize,
+    },
+    /// A NUL in the id: a client ignores an `id` field that contains NUL, so
+    /// the event would not set the id it was given.
+    NulInId {
+        /// The byte index of the NUL.
+        at: usize,
+    },
+    /// The output buffer is too small. Nothing was written; retry with at
+    /// least `required` bytes.
+    TooSmall {
+        /// The bytes the event needs.
+        required: usize,
+        /// The bytes the buffer had.
+        available: usize,
+    },
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EncodeError::LineBreak { part, at } => write!(
+                f,
+                "the {part} has a line break at byte {at}; it must be one line"
+            ),
+            EncodeError::NulInId { at } => write!(
+                f,
+                "the id has a NUL at byte {at}; clients ignore such an id"
+            ),
+            EncodeError::TooSmall {
+                required,
+                available,
+            } => write!(
+                f,
+                "the event needs {required} bytes but the buffer has {available}"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for EncodeError {}
+
+/// A comment line and blank line to send on a quiet stream so that proxies
+/// and clients with idle timeouts keep the connection open.
+pub const KEEP_ALIVE: &[u8] = b":\n\n";
+
+fn single_line(part: Line, value: &str) -> Result<(), EncodeError> {
+    match memchr::memchr2(b'\r', b'\n', value.as_bytes()) {
+        Some(at) => Err(EncodeError::LineBreak { part, at }),
+        None => Ok(()),
+    }
+}
+
+/// The number of decimal digits of `n`.
+fn digits(mut n: u64) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
+}
+
+/// Calls `f` with each line of `data`, split at CRLF, LF and CR.
+fn for_each_line<'d>(data: &'d str, mut f: impl FnMut(&'d [u8])) {
+    let mut rest = data.as_bytes();
+    loop {
+        match memchr::memchr2(b'\r', b'\n', rest) {
+            Some(i) => {
+                f(&rest[..i]);
+                let skip = if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
+                rest = &rest[i + skip..];
+            }
+            None => {
+                f(rest);
+                return;
+            }
+        }
+    }
+}
+
+/// The length of a field line: `name: value`, or `name:` for an empty value
+/// (no trailing space; both mean the same).
+fn field_len(name: &[u8], value: usize) -> usize {
+    name.len() + 1 + if value == 0 { 0 } else { 1 + value } + 1
+}
+
+/// The bytes [`encode`] would write for `event`.
+///
+/// # Errors
+///
+/// [`EncodeError::LineBreak`] or [`EncodeError::NulInId`] when the event
+/// cannot be written without changing its meaning.
+pub fn encoded_len(event: &EventRef<'_>) -> Result<usize, EncodeError> {
+    let mut len = 1; // the blank line
+    if let Some(c) = event.comment {
+        single_line(Line::Comment, c)?;
+        len += 1 + if c.is_empty() { 0 } else { 1 + c.len() } + 1;
+    }
+    if let Some(t) = event.event {
+        single_line(Line::Event, t)?;
+        len += field_len(b"event", t.len());
+    }
+    if let Some(id) = event.id {
+        single_line(Line::Id, id)?;
+        if let Some(at) = memchr::memchr(0, id.as_bytes()) {
+            return Err(EncodeError::NulInId { at });
+        }
+        len += field_len(b"id", id.len());
+    }
+    if let Some(ms) = event.retry {
+        len += field_len(b"retry", digits(ms));
+    }
+    if let Some(data) = event.data {
+        for_each_line(data, |line| len += field_len(b"data", line.len()));
+    }
+    Ok(len)
+}
+
+/// Where encoded bytes go. Callers check the room first.
+trait Out {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+/// A slice with a write position. Writing past its end is impossible by the
+/// length check in [`encode`]; were it to happen, the bytes are dropped
+/// rather than panicking.
+struct SliceOut<'o> {
+    buf: &'o mut [u8],
+    pos: usize,
+}
+
+impl Out for SliceOut<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.pos + bytes.len();
+        if let Some(dst) = self.buf.get_mut(self.pos..end) {
+            dst.copy_from_slice(bytes);
+            self.pos = end;
+        }
+    }
+}
+
+fn put_field(out: &mut impl Out, name: &[u8], value: &[u8]) {
+    out.put(name);
+    out.put(b":");
+    if !value.is_empty() {
+        out.put(b" ");
+        out.put(value);
+    }
+    out.put(b"\n");
+}
+
+/// Writes a validated event.
+fn write(event: &EventRef<'_>, out: &mut impl Out) {
+    if let Some(c) = event.comment {
+        out.put(b":");
+        if !c.is_empty() {
+            out.put(b" ");
+            out.put(c.as_bytes());
+        }
+        out.put(b"\n");
+    }
+    if let Some(t) = event.event {
+        put_field(out, b"event", t.as_bytes());
+    }
+    if let Some(id) = event.id {
+        put_field(out, b"id", id.as_bytes());
+    }
+    if let Some(ms) = event.retry {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut n = ms;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        put_field(out, b"retry", &digits[at..]);
+    }
+    if let Some(data) = event.data {
+        // `data: ` then the line: the one space the parser removes is ours,
+        // so a line's own leading space survives.
+        for_each_line(data, |line| put_field(out, b"data", line));
+    }
+    out.put(b"\n");
+}
+
+/// Writes `event` at the start of `out` and returns the bytes written.
+///
+/// # Errors
+///
+/// [`EncodeError::LineBreak`] or [`EncodeError::NulInId`] when the event
+/// cannot be written without changing its meaning, and
+/// [`EncodeError::TooSmall`] when `out` is shorter than
+/// [`encoded_len`]. On error, `out` is untouched.
+///
+/// # Example
+///
+/// ```
+/// use sse_core::{encode, EncodeError, EventRef, Line};
+///
+/// let mut buf = [0u8; 64];
+/// let event = EventRef { event: Some("update"), id: Some("7"), data: Some("a\nb"), ..Default::default() };
+/// let n = encode(&event, &mut buf)?;
+/// assert_eq!(&buf[..n], b"event: update\nid: 7\ndata: a\ndata: b\n\n");
+///
+/// // A line break in the event type would inject a field: refused.
+/// let bad = EventRef { event: Some("x\ndata: injected"), ..Default::default() };
+/// assert_eq!(encode(&bad, &mut buf), Err(EncodeError::LineBreak { part: Line::Event, at: 1 }));
+///
+/// // Too small a buffer says how much is needed.
+/// assert_eq!(encode(&event, &mut buf[..8]), Err(EncodeError::TooSmall { required: n, available: 8 }));
+/// # Ok::<(), EncodeError>(())
+/// ```
+pub fn encode(event: &EventRef<'_>, out: &mut [u8]) -> Result<usize, EncodeError> {
+    let required = encoded_len(event)?;
+    if out.len() < required {
+        return Err(EncodeError::TooSmall {
+            required,
+            available: out.len(),
+        });
+    }
+    let mut out = SliceOut { buf: out, pos: 0 };
+    write(event, &mut out);
+    Ok(out.pos)
+}
+
+#[cfg(feature = "alloc")]
+pub use owned::{encode_to, ServerEvent};
+
+#[cfg(feature = "alloc")]
+mod owned {
+    use super::{encoded_len, write, EncodeError, EventRef, Out};
+    use alloc::string::String;
+    use bytes::{BufMut, Bytes, BytesMut};
+    use core::time::Duration;
+
+    struct BufOut<'b, B: BufMut>(&'b mut B);
+
+    impl<B: BufMut> Out for BufOut<'_, B> {
+        fn put(&mut self, bytes: &[u8]) {
+            self.0.put_slice(bytes);
+        }
+    }
+
+    /// Writes `event` into `buf` (a `BytesMut`, a `Vec<u8>`, ...) and
+    /// returns the bytes written.
+    ///
+    /// # Errors
+    ///
+    /// As [`encode`](super::encode); [`EncodeError::TooSmall`] when `buf`
+    /// cannot grow enough (a fixed-size `BufMut`). On error, nothing is
+    /// written.
+    pub fn encode_to<B: BufMut>(event: &EventRef<'_>, buf: &mut B) -> Result<usize, EncodeError> {
+        let required = encoded_len(event)?;
+        if buf.remaining_mut() < required {
+            return Err(EncodeError::TooSmall {
+                required,
+                available: buf.remaining_mut(),
+            });
+        }
+        write(event, &mut BufOut(buf));
+        Ok(required)
+    }
+
+    /// An event for a server to send, built in the shape axum and actix
+    /// users know.
+    ///
+    /// Each setter replaces what an earlier call set. Validation happens when
+    /// the event is written: [`ServerEvent::encode_to`] and
+    /// [`ServerEvent::to_bytes`] refuse an event whose type, id or comment
+    /// has a line break, or whose id has a NUL.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sse_core::ServerEvent;
+    ///
+    /// let event = ServerEvent::default()
+    ///     .event("tick")
+    ///     .id("17")
+    ///     .retry(Duration::from_secs(3))
+    ///     .data("line one\nline two");
+    /// assert_eq!(
+    ///     event.to_bytes()?,
+    ///     "event: tick\nid: 17\nretry: 3000\ndata: line one\ndata: line two\n\n"
+    /// );
+    ///
+    /// // A keep-alive comment, and the event that resets the last event ID.
+    /// assert_eq!(ServerEvent::default().comment("ping").to_bytes()?, ": ping\n\n");
+    /// assert_eq!(ServerEvent::default().id("").to_bytes()?, "id:\n\n");
+    /// # Ok::<(), sse_core::EncodeError>(())
+    /// ```
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+    pub struct ServerEvent {
+        comment: Option<String>,
+        event: Option<String>,
+        id: Option<String>,
+        retry: Option<u64>,
+        data: Option<String>,
+    }
+
+    impl ServerEvent {
+        /// An empty event (written as a lone blank line).
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        /// Sets the data. Line breaks of any kind become separate `data:`
+        /// lines, which the client joins with LF.
+        pub fn data(mut self, data: impl Into<String>) -> Self {
+            self.data = Some(data.into());
+            self
+        }
+
+        /// Sets the data to `value` serialised as JSON (one line: JSON
+        /// escapes line breaks inside strings).
+        ///
+        /// # Errors
+        ///
+        /// When `value` cannot be serialised.
+        #[cfg(feature = "serde")]
+        pub fn json_data<T: serde::Serialize + ?Sized>(
+            mut self,
+            value: &T,
+        ) -> Result<Self, serde_json::Error> {
+            self.data = Some(serde_json::to_string(value)?);
+            Ok(self)
+        }
+
+        /// Sets the event type.
+        pub fn event(mut self, event_type: impl Into<String>) -> Self {
+            self.event = Some(event_type.into());
+            self
+        }
+
+        /// Sets the event ID; `""` resets the client's last event ID.
+        pub fn id(mut self, id: impl Into<String>) -> Self {
+            self.id = Some(id.into());
+            self
+        }
+
+        /// Sets the reconnection time (sent in whole milliseconds,
+        /// saturating at `u64::MAX`).
+        pub fn retry(mut self, delay: Duration) -> Self {
+            self.retry = Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+            self
+        }
+
+        /// Sets a comment, sent before the fields.
+        pub fn comment(mut self, comment: impl Into<String>) -> Self {
+            self.comment = Some(comment.into());
+            self
+        }
+
+        /// The event as an [`EventRef`], for [`encode`](super::encode).
+        pub fn as_event_ref(&self) -> EventRef<'_> {
+            EventRef {
+                comment: self.comment.as_deref(),
+                event: self.event.as_deref(),
+                id: self.id.as_deref(),
+                retry: self.retry,
+                data: self.data.as_deref(),
+            }
+        }
+
+        /// Writes the event into `buf`; see [`encode_to`].
+        ///
+        /// # Errors
+        ///
+        /// As [`encode_to`].
+        pub fn encode_to<B: BufMut>(&self, buf: &mut B) -> Result<usize, EncodeError> {
+            encode_to(&self.as_event_ref(), buf)
+        }
+
+        /// The event's bytes.
+        ///
+        /// # Errors
+        ///
+        /// [`EncodeError::LineBreak`] or [`EncodeError::NulInId`].
+        pub fn to_bytes(&self) -> Result<Bytes, EncodeError> {
+            let event = self.as_event_ref();
+            let mut buf = BytesMut::with_capacity(encoded_len(&event)?);
+            encode_to(&event, &mut buf)?;
+            Ok(buf.freeze())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    extern crate std;
+    use std::string::String;
+
+    fn text(event: EventRef<'_>) -> String {
+        let mut buf = [0u8; 256];
+        let n = encode(&event, &mut buf).expect("encodes");
+        assert_eq!(encoded_len(&event), Ok(n));
+        String::from_utf8(buf[..n].to_vec()).expect("UTF-8")
+    }
+
+    #[test]
+    fn data_lines_split_on_every_line_break() {
+        let data = |d| EventRef {
+            data: Some(d),
+            ..Default::default()
+        };
+        assert_eq!(
+            text(data("a\r\nb\rc\nd")),
+            "data: a\ndata: b\ndata: c\ndata: d\n\n"
+        );
+        assert_eq!(text(data("")), "data:\n\n");
+        assert_eq!(text(data("x\n")), "data: x\ndata:\n\n");
+        assert_eq!(text(data(" lead")), "data:  lead\n\n");
+        assert_eq!(text(data("\r\n\r\n")), "data:\ndata:\ndata:\n\n");
+    }
+
+    #[test]
+    fn refusals_leave_the_buffer_untouched() {
+        let cases = [
+            (
+                EventRef {
+                    event: Some("a\rb"),
+                    ..Default::default()
+                },
+                EncodeError::LineBreak {
+                    part: Line::Event,
+                    at: 1,
+                },
+            ),
+            (
+                EventRef {
+                    id: Some("\n"),
+                    ..Default::default()
+                },
+                EncodeError::LineBreak {
+                    part: Line::Id,
+                    at: 0,
+                },
+            ),
+            (
+                EventRef {
+                    comment: Some("x\r\ny"),
+                    ..Default::default()
+                },
+                EncodeError::LineBreak {
+                    part: Line::Comment,
+                    at: 1,
+                },
+            ),
+            (
+                EventRef {
+                    id: Some("1\x002"),
+                    ..Default::default()
+                },
+                EncodeError::NulInId { at: 1 },
+            ),
+        ];
+        for (event, err) in cases {
+            let mut buf = [0xAAu8; 64];
+            assert_eq!(encode(&event, &mut buf), Err(err));
+            assert_eq!(encoded_len(&event), Err(err));
+            assert!(buf.iter().all(|&b| b == 0xAA));
+        }
+        let event = EventRef {
+            data: Some("hello"),
+            ..Default::default()
+        };
+        let mut small = [0xAAu8; 5];
+        assert_eq!(
+            encode(&event, &mut small),
+            Err(EncodeError::TooSmall {
+                required: 13,
+                available: 5
+            })
+        );
+        assert!(small.iter().all(|&b| b == 0xAA));
+    }
+
+    #[test]
+    fn every_part_in_order() {
+        let event = EventRef {
+            comment: Some("hi"),
+            event: Some("e"),
+            id: Some("1"),
+            retry: Some(0),
+            data: Some("d"),
+        };
+        assert_eq!(text(event), ": hi\nevent: e\nid: 1\nretry: 0\ndata: d\n\n");
+        let max = EventRef {
+            retry: Some(u64::MAX),
+            comment: Some(""),
+            id: Some(""),
+            ..Default::default()
+        };
+        assert_eq!(text(max), ":\nid:\nretry: 18446744073709551615\n\n");
+    }
+
+    #[test]
+    fn digits_counts_decimal_digits() {
+        for (n, d) in [(0, 1), (9, 1), (10, 2), (99, 2), (100, 3), (u64::MAX, 20)] {
+            assert_eq!(digits(n), d, "{n}");
+        }
+    }
+}
