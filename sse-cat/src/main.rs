@@ -11,9 +11,15 @@
 //!
 //! `--chunk-size N` feeds the decoder N bytes at a time, to reproduce a stream
 //! cut into small network packets: the output must not change.
+//!
+//! `--encode` goes the other way: it reads JSON lines in the `--json` format
+//! and writes the stream, so `sse-cat --encode | sse-cat --json` gives back
+//! its input.
+
+mod encode;
 
 use std::fs::File;
-use std::io::{self, BufWriter, ErrorKind, Read, Write};
+use std::io::{self, BufReader, BufWriter, ErrorKind, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -38,6 +44,10 @@ struct Args {
     /// of N bytes).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     chunk_size: Option<u64>,
+
+    /// Read JSON lines in the `--json` format and write the event stream.
+    #[arg(long, conflicts_with_all = ["json", "chunk_size", "max_event_size"])]
+    encode: bool,
 
     /// The largest event to accept, in bytes of field values; larger events
     /// are reported on standard error and skipped.
@@ -69,6 +79,12 @@ enum Failure {
     OutputClosed,
     /// Standard output failed otherwise.
     Output(io::Error),
+    /// An `--encode` input line is not a valid event.
+    Invalid {
+        what: String,
+        line: usize,
+        reason: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -88,6 +104,10 @@ fn main() -> ExitCode {
             eprintln!("sse-cat: cannot write to standard output: {error}");
             ExitCode::FAILURE
         }
+        Err(Failure::Invalid { what, line, reason }) => {
+            eprintln!("sse-cat: {what}, line {line}: {reason}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -97,7 +117,25 @@ struct Summary {
 }
 
 fn run(args: &Args) -> Result<Summary, Failure> {
-    let (what, mut input): (String, Box<dyn Read>) = match &args.input {
+    let (what, input) = open(args)?;
+    if args.encode {
+        let mut out = BufWriter::new(io::stdout().lock());
+        return match encode::encode_lines(BufReader::new(input), &mut out) {
+            Ok(_) => Ok(Summary { oversized: 0 }),
+            Err(encode::EncodeFailure::Read(error)) => Err(Failure::Input { what, error }),
+            Err(encode::EncodeFailure::Write(error)) => Err(output_failure(error)),
+            Err(encode::EncodeFailure::Invalid { line, reason }) => {
+                let _ = out.flush();
+                Err(Failure::Invalid { what, line, reason })
+            }
+        };
+    }
+    decode(args, what, input)
+}
+
+/// The input named on the command line, and how to name it in messages.
+fn open(args: &Args) -> Result<(String, Box<dyn Read>), Failure> {
+    Ok(match &args.input {
         None => ("standard input".into(), Box::new(io::stdin().lock())),
         Some(p) if p.as_os_str() == "-" => ("standard input".into(), Box::new(io::stdin().lock())),
         Some(p) => {
@@ -107,7 +145,10 @@ fn run(args: &Args) -> Result<Summary, Failure> {
                 Err(error) => return Err(Failure::Input { what, error }),
             }
         }
-    };
+    })
+}
+
+fn decode(args: &Args, what: String, mut input: Box<dyn Read>) -> Result<Summary, Failure> {
     let chunk_size = args
         .chunk_size
         .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));

@@ -164,3 +164,85 @@ fn arbitrary_bytes_never_crash_it() {
         json_lines(&out);
     }
 }
+
+/// `sse-cat --encode | sse-cat --json` gives back its input, for the
+/// `--json` output of every vector.
+#[test]
+fn encode_then_json_is_the_identity_on_every_vector() {
+    let mut checked = 0;
+    for v in vectors() {
+        let json = sse_cat(&["--json"], &v.input()).stdout;
+        let stream = sse_cat(&["--encode"], &json);
+        assert!(
+            stream.status.success(),
+            "{}: {}",
+            v.name,
+            String::from_utf8_lossy(&stream.stderr)
+        );
+        let again = sse_cat(&["--json"], &stream.stdout);
+        assert_eq!(
+            String::from_utf8_lossy(&again.stdout),
+            String::from_utf8_lossy(&json),
+            "{}: through {:?}",
+            v.name,
+            String::from_utf8_lossy(&stream.stdout)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 100);
+}
+
+#[test]
+fn encode_writes_id_lines_only_when_the_id_changes() {
+    let input = concat!(
+        r#"{"type":"message","data":"a","last_event_id":""}"#,
+        "\n",
+        r#"{"type":"t","data":"b\r\nc","last_event_id":"1"}"#,
+        "\n",
+        "\n",
+        r#"{"retry_ms":5}"#,
+        "\n",
+        r#"{"data":"d","last_event_id":"1"}"#,
+        "\n",
+        r#"{"data":"e","last_event_id":""}"#,
+        "\n",
+    );
+    let out = sse_cat(&["--encode"], input.as_bytes());
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "data: a\n\nevent: t\nid: 1\ndata: b\ndata: c\n\nretry: 5\n\ndata: d\n\nid:\ndata: e\n\n"
+    );
+}
+
+#[test]
+fn encode_reports_invalid_lines_by_number() {
+    let cases: [(&str, &str); 5] = [
+        (
+            "{\"data\":\"ok\"}\nnot json\n",
+            "line 2: not a JSON event: expected ident (column 2)",
+        ),
+        (
+            "{\"dat\":\"x\"}\n",
+            "line 1: not a JSON event: unknown field `dat`",
+        ),
+        (
+            "{\"data\":\"ok\"}\n\n{\"type\":\"a\\nb\",\"data\":\"x\"}\n",
+            "line 3: the event type has a line break at byte 1",
+        ),
+        (
+            "{\"data\":\"x\",\"last_event_id\":\"a\\u0000b\"}\n",
+            "line 1: the id has a NUL at byte 1",
+        ),
+        ("{\"type\":\"t\"}\n", "line 1: \"type\" needs \"data\""),
+    ];
+    for (input, message) in cases {
+        let out = sse_cat(&["--encode"], input.as_bytes());
+        assert_eq!(out.status.code(), Some(1), "{input:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(message), "{input:?}: {err}");
+    }
+    // What came before the bad line is written: valid events are not lost.
+    let out = sse_cat(&["--encode"], b"{\"data\":\"ok\"}\nnot json\n");
+    assert_eq!(out.stdout, b"data: ok\n\n");
+}
