@@ -168,3 +168,9 @@ pub fn decode_chunks(input: &[u8], lens: &[usize], mut decoder: Decoder) -> Outc
         retry_ms: decoder.retry(),
     }
 }
+
+/// The README's Rust examples, compiled and run as doctests so that they
+/// stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
