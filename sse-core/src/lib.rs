@@ -33,6 +33,12 @@
 //! - [`Decoder`] (feature `alloc`): builds owned [`Event`]s on the parser,
 //!   sharing the input [`bytes::Bytes`] instead of copying where a value lies
 //!   whole in one chunk, with a bound on the size of one event.
+//! - [`encode`] and [`EventRef`]: write events into a `&mut [u8]` with no
+//!   allocation, refusing what would change their meaning; with `alloc`,
+//!   [`encode_to`] any `BufMut` and the [`ServerEvent`] builder.
+//! - [`session`] (feature `alloc`): the client's reconnection logic (last
+//!   event ID, `retry`, backoff, which responses stop it) as a state machine
+//!   without sockets or timers.
 //!
 //! Both follow the WHATWG HTML standard, section "Server-sent events",
 //! "Interpreting an event stream", to the letter, including the points many
@@ -73,5 +79,7 @@ pub use parser::{Field, Parser, Sink, Stopped};
 
 #[cfg(feature = "alloc")]
 mod decoder;
+#[cfg(feature = "alloc")]
+pub mod session;
 #[cfg(feature = "alloc")]
 pub use decoder::{DecodeError, Decoder, Event, Frame, Frames, DEFAULT_MAX_EVENT_SIZE};
