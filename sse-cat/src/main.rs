@@ -15,8 +15,13 @@
 //! `--encode` goes the other way: it reads JSON lines in the `--json` format
 //! and writes the stream, so `sse-cat --encode | sse-cat --json` gives back
 //! its input.
+//!
+//! Given an `http://` or `https://` URL instead of a file, it follows the
+//! live stream with the reconnecting client, resuming with `Last-Event-ID`
+//! after a drop, and reports the connection's state on standard error.
 
 mod encode;
+mod follow;
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, ErrorKind, Read, Write};
@@ -32,7 +37,8 @@ use sse_core::{DecodeError, Decoder, Event, Frame, DEFAULT_MAX_EVENT_SIZE};
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 struct Args {
-    /// The stream to read: a file, or `-` (the default) for standard input.
+    /// The stream to read: a file, `-` (the default) for standard input, or
+    /// an http:// or https:// URL to follow live.
     input: Option<PathBuf>,
 
     /// Print one JSON object a line: `{"type", "data", "last_event_id"}` for
@@ -48,6 +54,29 @@ struct Args {
     /// Read JSON lines in the `--json` format and write the event stream.
     #[arg(long, conflicts_with_all = ["json", "chunk_size", "max_event_size"])]
     encode: bool,
+
+    /// URL only: a header to send with every request ("Name: value"); may be
+    /// given more than once.
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+
+    /// URL only: resume from this event ID (sent as Last-Event-ID).
+    #[arg(long, value_name = "ID")]
+    last_event_id: Option<String>,
+
+    /// URL only: reconnect when no bytes (not even a comment) arrive for
+    /// this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: Option<f64>,
+
+    /// URL only: stop after this many attempts without a healthy connection.
+    #[arg(long, value_name = "N")]
+    max_attempts: Option<u32>,
+
+    /// URL only: retry 5xx and 429 responses (honouring Retry-After) instead
+    /// of stopping.
+    #[arg(long)]
+    retry_server_errors: bool,
 
     /// The largest event to accept, in bytes of field values; larger events
     /// are reported on standard error and skipped.
@@ -85,6 +114,10 @@ enum Failure {
         line: usize,
         reason: String,
     },
+    /// The command line asks for something impossible.
+    Usage(String),
+    /// A followed stream stopped for good, not by the server's 204.
+    Stopped(String),
 }
 
 fn main() -> ExitCode {
@@ -108,6 +141,14 @@ fn main() -> ExitCode {
             eprintln!("sse-cat: {what}, line {line}: {reason}");
             ExitCode::FAILURE
         }
+        Err(Failure::Usage(message)) => {
+            eprintln!("sse-cat: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Stopped(reason)) => {
+            eprintln!("sse-cat: stopped: {reason}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -117,6 +158,14 @@ struct Summary {
 }
 
 fn run(args: &Args) -> Result<Summary, Failure> {
+    if let Some(url) = args
+        .input
+        .as_ref()
+        .and_then(|p| p.to_str())
+        .filter(|p| is_url(p))
+    {
+        return follow::follow(args, url);
+    }
     let (what, input) = open(args)?;
     if args.encode {
         let mut out = BufWriter::new(io::stdout().lock());
@@ -194,12 +243,26 @@ fn decode(args: &Args, what: String, mut input: Box<dyn Read>) -> Result<Summary
     Ok(summary)
 }
 
+fn is_url(input: &str) -> bool {
+    let lower = input.to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
 struct Printer<W: Write> {
     out: W,
     json: bool,
 }
 
 impl<W: Write> Printer<W> {
+    fn event(&mut self, event: &Event) -> Result<(), Failure> {
+        let written = if self.json {
+            self.json_event(event)
+        } else {
+            self.human_event(event)
+        };
+        written.map_err(output_failure)
+    }
+
     fn frame(&mut self, frame: &Frame) -> Result<(), Failure> {
         let written = match (frame, self.json) {
             (Frame::Event(e), true) => self.json_event(e),

@@ -39,6 +39,8 @@
 //! - [`session`] (feature `alloc`): the client's reconnection logic (last
 //!   event ID, `retry`, backoff, which responses stop it) as a state machine
 //!   without sockets or timers.
+//! - [`client`] (feature `client`): a reconnecting client, a `Stream` of
+//!   events driven by the session, over any HTTP stack.
 //!
 //! Both follow the WHATWG HTML standard, section "Server-sent events",
 //! "Interpreting an event stream", to the letter, including the points many
@@ -52,8 +54,12 @@
 //!
 //! - `std` (default): implies `alloc`; `std::error::Error` comes from
 //!   `core::error::Error` either way.
-//! - `alloc`: the [`Decoder`] and [`Event`], using the `bytes` crate. Without
-//!   it the crate needs no allocator at all.
+//! - `alloc`: the [`Decoder`] and [`Event`], the [`ServerEvent`] builder and
+//!   the [`session`], using the `bytes` crate. Without it the crate needs no
+//!   allocator at all.
+//! - `serde`: `ServerEvent::json_data`, data serialised as JSON.
+//! - `client`: the [`client`] module, with `tokio` (time only) and
+//!   `futures-util`.
 //!
 //! # Panics
 //!
@@ -77,6 +83,8 @@ pub use encoder::{encode, encoded_len, EncodeError, EventRef, Line, KEEP_ALIVE};
 pub use encoder::{encode_to, ServerEvent};
 pub use parser::{Field, Parser, Sink, Stopped};
 
+#[cfg(feature = "client")]
+pub mod client;
 #[cfg(feature = "alloc")]
 mod decoder;
 #[cfg(feature = "alloc")]

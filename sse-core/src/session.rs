@@ -24,6 +24,7 @@
 //! | open | `Body` | `Event`s in order; a `retry` field changes the reconnection time | open |
 //! | open | `End` | `Disconnected(Ended)` (a partial event is dropped) | waiting (backoff) |
 //! | open | no bytes for [`Config::idle_timeout`] | `Disconnected(Idle)`: drop the connection | waiting (backoff) |
+//! | connecting | no response for [`Config::idle_timeout`] after the attempt | `Disconnected(Idle)`: drop the request | waiting (backoff) |
 //! | waiting | `poll` before the deadline | `Wait(deadline)` | waiting |
 //! | waiting | `poll` at the deadline | `Connect` (next attempt) | connecting |
 //! | waiting | `poll` at the deadline, [`Config::max_attempts`] reached | `Stop(MaxAttempts)` | stopped |
@@ -358,23 +359,23 @@ impl Session {
         }
         match self.state {
             State::Stopped(reason) => Action::Stop(reason),
-            State::New => self.connect(),
+            State::New => self.connect(now),
             State::Waiting(deadline) if now < deadline => Action::Wait(Some(deadline)),
             State::Waiting(_) => match self.config.max_attempts {
                 Some(max) if self.attempts >= max => {
                     self.state = State::Stopped(StopReason::MaxAttempts);
                     Action::Stop(StopReason::MaxAttempts)
                 }
-                _ => self.connect(),
+                _ => self.connect(now),
             },
-            State::Open => match self.idle_deadline() {
+            // No response head, or no body bytes, for the idle timeout.
+            State::Open | State::Connecting => match self.idle_deadline() {
                 Some(deadline) if now >= deadline => {
                     self.disconnect(now, Disconnect::Idle, Duration::ZERO);
                     self.poll(now)
                 }
                 deadline => Action::Wait(deadline),
             },
-            State::Connecting => Action::Wait(self.idle_deadline()),
         }
     }
 
@@ -399,10 +400,13 @@ impl Session {
         Some(self.last_activity.saturating_add(idle))
     }
 
-    fn connect(&mut self) -> Action {
+    fn connect(&mut self, now: Duration) -> Action {
         self.attempts = self.attempts.saturating_add(1);
         self.state = State::Connecting;
         self.healthy = false;
+        // The idle timeout counts from the attempt, not from the last bytes
+        // of the previous connection.
+        self.last_activity = now;
         Action::Connect(Connect {
             attempt: self.attempts,
             last_event_id: header_value(self.decoder.last_event_id_bytes()),
@@ -825,6 +829,29 @@ mod tests {
             }
         );
         assert_eq!(s.poll(secs(18)), Action::Wait(Some(secs(21))));
+    }
+
+    #[test]
+    fn connecting_idle_timeout_counts_from_the_attempt() {
+        let mut s = open(Config {
+            idle_timeout: Some(secs(10)),
+            ..Config::default()
+        });
+        s.handle(secs(1), body("data: x\n\n"));
+        s.handle(secs(2), Input::End);
+        let _ = drain(&mut s, secs(2));
+        // Reconnecting at 20 s, long after the last bytes at 1 s: the new
+        // attempt gets its own 10 s.
+        assert!(matches!(s.poll(secs(20)), Action::Connect(_)));
+        assert_eq!(s.poll(secs(25)), Action::Wait(Some(secs(30))));
+        assert_eq!(
+            s.poll(secs(30)),
+            Action::Disconnected {
+                reason: Disconnect::Idle,
+                retry_in: secs(3)
+            }
+        );
+        assert_eq!(s.poll(secs(30)), Action::Wait(Some(secs(33))));
     }
 
     #[test]

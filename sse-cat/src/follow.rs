@@ -1,0 +1,128 @@
+//! `sse-cat URL`: follows a live stream with the reconnecting client.
+
+use std::io::{self, BufWriter};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use http::header::{HeaderName, HeaderValue};
+use http::Uri;
+use sse_cat::connector::HyperConnector;
+use sse_core::client::{Client, Update};
+use sse_core::session::{Config, StopReason};
+
+use crate::{Args, Failure, Printer, Summary};
+
+/// Follows `url` until the server says stop (204), the session gives up, or
+/// Ctrl-C.
+pub fn follow(args: &Args, url: &str) -> Result<Summary, Failure> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| Failure::Usage(format!("invalid URL {url}: {e}")))?;
+    let mut connector = HyperConnector::new(uri);
+    for header in &args.headers {
+        let (name, value) = parse_header(header).map_err(Failure::Usage)?;
+        connector = connector.header(name, value);
+    }
+    let mut config = Config::default();
+    config.max_event_size = args.max_event_size;
+    config.max_attempts = args.max_attempts;
+    config.retry_server_errors = args.retry_server_errors;
+    if let Some(secs) = args.idle_timeout {
+        config.idle_timeout = Some(
+            Duration::try_from_secs_f64(secs)
+                .map_err(|e| Failure::Usage(format!("invalid --idle-timeout {secs}: {e}")))?,
+        );
+    }
+    config.seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    let mut client = Client::new(connector, config);
+    if let Some(id) = &args.last_event_id {
+        client = client.with_last_event_id(id.clone());
+    }
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::Output)?;
+    let mut out = Printer {
+        out: BufWriter::new(io::stdout().lock()),
+        json: args.json,
+    };
+    let mut summary = Summary { oversized: 0 };
+    runtime.block_on(async {
+        let updates = client.updates();
+        let mut updates = std::pin::pin!(updates);
+        let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+        loop {
+            let update = tokio::select! {
+                update = updates.next() => update,
+                _ = &mut interrupt => {
+                    eprintln!("sse-cat: interrupted");
+                    return out.flush();
+                }
+            };
+            match update {
+                Some(Update::Event(event)) => {
+                    out.event(&event)?;
+                    out.flush()?;
+                }
+                Some(Update::Connecting {
+                    attempt,
+                    last_event_id,
+                }) => match last_event_id {
+                    Some(id) => eprintln!(
+                        "sse-cat: connecting to {url} (attempt {attempt}, Last-Event-ID: {id})"
+                    ),
+                    None => eprintln!("sse-cat: connecting to {url} (attempt {attempt})"),
+                },
+                Some(Update::Opened) => eprintln!("sse-cat: connected"),
+                Some(Update::Disconnected {
+                    reason,
+                    retry_in,
+                    error,
+                }) => {
+                    let error = error.map(|e| format!(": {e}")).unwrap_or_default();
+                    eprintln!(
+                        "sse-cat: disconnected ({reason:?}{error}); reconnecting in {retry_in:?}"
+                    );
+                }
+                Some(Update::Skipped(e)) => {
+                    summary.oversized += 1;
+                    eprintln!("sse-cat: {e}");
+                }
+                Some(Update::Stopped(StopReason::NoContent)) => {
+                    eprintln!("sse-cat: the server answered 204: done");
+                    return out.flush();
+                }
+                Some(Update::Stopped(reason)) => {
+                    out.flush()?;
+                    return Err(Failure::Stopped(describe(reason)));
+                }
+                Some(_) => {}
+                None => return out.flush(),
+            }
+        }
+    })?;
+    Ok(summary)
+}
+
+fn describe(reason: StopReason) -> String {
+    match reason {
+        StopReason::Status(code) => format!("the server answered {code}"),
+        StopReason::ContentType => "the response is not text/event-stream".into(),
+        StopReason::MaxAttempts => "too many attempts without a healthy connection".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn parse_header(header: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = header
+        .split_once(':')
+        .ok_or_else(|| format!("invalid header {header:?}: expected \"Name: value\""))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|e| format!("invalid header name in {header:?}: {e}"))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|e| format!("invalid header value in {header:?}: {e}"))?;
+    Ok((name, value))
+}

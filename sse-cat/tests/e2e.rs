@@ -1,0 +1,576 @@
+//! The reconnecting client against a real hyper server on 127.0.0.1, with
+//! scripted faults. Every wait is bounded.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{stream, StreamExt};
+use http::header::{HeaderValue, AUTHORIZATION};
+use http::{Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use sse_cat::connector::{Body, HttpError, HyperConnector};
+use sse_core::client::{Client, Connector, Response as SseResponse, Update};
+use sse_core::session::{Config, Connect, Disconnect, StopReason};
+use tokio::net::TcpListener;
+
+/// What the server does on one connection.
+#[derive(Clone, Debug)]
+enum Step {
+    Send(String),
+    Sleep(Duration),
+    /// Abort the connection mid-body (no clean end of the chunked body).
+    Fail,
+}
+
+#[derive(Clone, Debug)]
+enum Reply {
+    Status(u16, &'static str, Option<&'static str>),
+    Stream(Vec<Step>),
+}
+
+/// What the server saw of one request.
+#[derive(Clone, Debug)]
+struct Seen {
+    last_event_id: Option<String>,
+    authorization: Option<String>,
+    at: Instant,
+}
+
+type Script = Arc<dyn Fn(usize, Option<&str>) -> Reply + Send + Sync>;
+
+/// Starts a server on 127.0.0.1 that answers connection `n` with
+/// `script(n, last_event_id)`; returns its URL and what it saw.
+async fn serve(script: Script) -> (String, Arc<Mutex<Vec<Seen>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1");
+    let url = format!("http://{}/events", listener.local_addr().expect("address"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (script, log) = (script.clone(), log.clone());
+            tokio::spawn(async move {
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let header = |name: &str| {
+                        req.headers()
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    };
+                    let last_event_id = header("last-event-id");
+                    let n = {
+                        let mut log = log.lock().expect("log");
+                        log.push(Seen {
+                            last_event_id: last_event_id.clone(),
+                            authorization: header("authorization"),
+                            at: Instant::now(),
+                        });
+                        log.len() - 1
+                    };
+                    let reply = script(n, last_event_id.as_deref());
+                    async move { Ok::<_, Infallible>(respond(reply)) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+fn respond(reply: Reply) -> Response<BoxBody<Bytes, std::io::Error>> {
+    match reply {
+        Reply::Status(code, content_type, retry_after) => {
+            let mut r = Response::builder()
+                .status(StatusCode::from_u16(code).expect("status"))
+                .header("content-type", content_type);
+            if let Some(ra) = retry_after {
+                r = r.header("retry-after", ra);
+            }
+            r.body(Full::new(Bytes::new()).map_err(|e| match e {}).boxed())
+                .expect("response")
+        }
+        Reply::Stream(steps) => {
+            let frames = stream::unfold(steps.into_iter(), |mut steps| async move {
+                loop {
+                    match steps.next()? {
+                        Step::Send(s) => return Some((Ok(Frame::data(Bytes::from(s))), steps)),
+                        Step::Sleep(d) => tokio::time::sleep(d).await,
+                        Step::Fail => {
+                            return Some((Err(std::io::Error::other("scripted failure")), steps))
+                        }
+                    }
+                }
+            });
+            Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(BodyExt::boxed(StreamBody::new(frames)))
+                .expect("response")
+        }
+    }
+}
+
+fn event(id: u32) -> String {
+    format!("id: {id}\nevent: tick\ndata: line one of {id}\ndata:  line two\n\n")
+}
+
+fn fast_config() -> Config {
+    let mut config = Config::default();
+    config.initial_retry = Duration::from_millis(50);
+    config.min_retry = Duration::from_millis(10);
+    config
+}
+
+/// Runs the client until it stops, at most 20 s.
+async fn run<C: Connector>(client: Client<C>) -> Vec<Update> {
+    bounded(client.updates().collect::<Vec<_>>()).await
+}
+
+async fn bounded<T>(f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(20), f)
+        .await
+        .expect("finished within 20 s")
+}
+
+fn events(updates: &[Update]) -> Vec<(String, String, String)> {
+    updates
+        .iter()
+        .filter_map(Update::event)
+        .map(|e| {
+            (
+                e.event_type().into_owned(),
+                e.data().into_owned(),
+                e.last_event_id().into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn ids_seen(seen: &Mutex<Vec<Seen>>) -> Vec<Option<String>> {
+    seen.lock()
+        .expect("log")
+        .iter()
+        .map(|s| s.last_event_id.clone())
+        .collect()
+}
+
+fn connector(url: &str) -> HyperConnector {
+    HyperConnector::new(url.parse().expect("URL"))
+}
+
+#[tokio::test]
+async fn drops_mid_event_resume_with_every_event_exactly_once_in_order() {
+    let script: Script = Arc::new(|n, _| {
+        let mut steps: Vec<Step> = Vec::new();
+        let (first, last, cut) = match n {
+            0 => (1, 4, Some(Step::Fail)),
+            1 => (5, 7, None),
+            2 => (8, 10, None),
+            _ => return Reply::Status(204, "text/event-stream", None),
+        };
+        for id in first..=last {
+            steps.push(Step::Send(event(id)));
+            steps.push(Step::Sleep(Duration::from_millis(5)));
+        }
+        // Half of the next event, then the connection goes: abruptly on the
+        // first connection, with a clean end of body on the second.
+        if last < 10 {
+            steps.push(Step::Send(format!(
+                "id: {}\nevent: tick\ndata: partial",
+                last + 1
+            )));
+        }
+        steps.extend(cut);
+        Reply::Stream(steps)
+    });
+    let (url, seen) = serve(script).await;
+    let updates = run(Client::new(connector(&url), fast_config())).await;
+
+    let expected: Vec<_> = (1..=10)
+        .map(|id| {
+            (
+                "tick".to_owned(),
+                format!("line one of {id}\n line two"),
+                id.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(events(&updates), expected);
+    assert_eq!(
+        ids_seen(&seen),
+        [None, Some("4".into()), Some("7".into()), Some("10".into())]
+    );
+    let reasons: Vec<_> = updates
+        .iter()
+        .filter_map(|u| match u {
+            Update::Disconnected { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [Disconnect::Network, Disconnect::Ended, Disconnect::Ended]
+    );
+    assert_eq!(
+        updates.last(),
+        Some(&Update::Stopped(StopReason::NoContent))
+    );
+}
+
+#[tokio::test]
+async fn retry_field_changes_the_reconnection_delay() {
+    let script: Script = Arc::new(|n, _| match n {
+        0 => Reply::Stream(vec![Step::Send("retry: 400\ndata: a\n\n".into())]),
+        _ => Reply::Status(204, "text/event-stream", None),
+    });
+    let (url, seen) = serve(script).await;
+    let updates = run(Client::new(connector(&url), fast_config())).await;
+    assert!(
+        updates.contains(&Update::Disconnected {
+            reason: Disconnect::Ended,
+            retry_in: Duration::from_millis(400),
+            error: None
+        }),
+        "{updates:?}"
+    );
+    let seen = seen.lock().expect("log");
+    assert_eq!(seen.len(), 2);
+    assert!(seen[1].at - seen[0].at >= Duration::from_millis(400));
+}
+
+#[tokio::test]
+async fn no_content_stops_without_reconnecting() {
+    let (url, seen) = serve(Arc::new(|_, _| {
+        Reply::Status(204, "text/event-stream", None)
+    }))
+    .await;
+    let updates = run(Client::new(connector(&url), fast_config())).await;
+    assert_eq!(
+        updates.last(),
+        Some(&Update::Stopped(StopReason::NoContent))
+    );
+    assert_eq!(seen.lock().expect("log").len(), 1);
+}
+
+#[tokio::test]
+async fn server_error_and_wrong_content_type_stop_under_the_default_policy() {
+    for (reply, reason) in [
+        (
+            Reply::Status(500, "text/event-stream", None),
+            StopReason::Status(500),
+        ),
+        (
+            Reply::Status(503, "text/event-stream", Some("1")),
+            StopReason::Status(503),
+        ),
+        (
+            Reply::Status(200, "text/plain", None),
+            StopReason::ContentType,
+        ),
+    ] {
+        let (url, seen) = serve(Arc::new(move |_, _| reply.clone())).await;
+        let updates = run(Client::new(connector(&url), fast_config())).await;
+        assert_eq!(updates.last(), Some(&Update::Stopped(reason)));
+        assert_eq!(
+            seen.lock().expect("log").len(),
+            1,
+            "{reason:?}: no reconnect"
+        );
+    }
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_under_the_retry_policy() {
+    let script: Script = Arc::new(|n, _| match n {
+        0 => Reply::Status(500, "text/plain", None),
+        1 => Reply::Status(503, "text/plain", Some("1")),
+        2 => Reply::Stream(vec![Step::Send(event(1))]),
+        _ => Reply::Status(204, "text/event-stream", None),
+    });
+    let (url, seen) = serve(script).await;
+    let mut config = fast_config();
+    config.retry_server_errors = true;
+    let updates = run(Client::new(connector(&url), config)).await;
+    assert_eq!(events(&updates).len(), 1);
+    let waits: Vec<_> = updates
+        .iter()
+        .filter_map(|u| match u {
+            Update::Disconnected {
+                reason: Disconnect::Status(code),
+                retry_in,
+                ..
+            } => Some((*code, *retry_in)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(waits.len(), 2, "{updates:?}");
+    assert_eq!(waits[0].0, 500);
+    assert_eq!(
+        waits[1],
+        (503, Duration::from_secs(1)),
+        "Retry-After is honoured"
+    );
+    let seen = seen.lock().expect("log");
+    assert!(seen[2].at - seen[1].at >= Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn a_stalled_server_trips_the_idle_timeout() {
+    let script: Script = Arc::new(|n, _| match n {
+        0 => Reply::Stream(vec![
+            Step::Send(event(1)),
+            Step::Sleep(Duration::from_secs(30)),
+        ]),
+        _ => Reply::Status(204, "text/event-stream", None),
+    });
+    let (url, seen) = serve(script).await;
+    let mut config = fast_config();
+    config.idle_timeout = Some(Duration::from_millis(300));
+    let started = Instant::now();
+    let updates = run(Client::new(connector(&url), config)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "did not wait for the stalled server"
+    );
+    assert!(
+        updates.iter().any(|u| matches!(
+            u,
+            Update::Disconnected {
+                reason: Disconnect::Idle,
+                ..
+            }
+        )),
+        "{updates:?}"
+    );
+    assert_eq!(ids_seen(&seen), [None, Some("1".into())]);
+}
+
+#[tokio::test]
+async fn keep_alive_comments_keep_a_quiet_stream_open() {
+    let script: Script = Arc::new(|n, _| match n {
+        0 => {
+            let mut steps = vec![Step::Send(event(1))];
+            for _ in 0..8 {
+                steps.push(Step::Sleep(Duration::from_millis(100)));
+                steps.push(Step::Send(": keep-alive\n".into()));
+            }
+            steps.push(Step::Send(event(2)));
+            Reply::Stream(steps)
+        }
+        _ => Reply::Status(204, "text/event-stream", None),
+    });
+    let (url, _) = serve(script).await;
+    let mut config = fast_config();
+    config.idle_timeout = Some(Duration::from_millis(300));
+    let updates = run(Client::new(connector(&url), config)).await;
+    assert_eq!(events(&updates).len(), 2);
+    let idle = updates.iter().any(|u| {
+        matches!(
+            u,
+            Update::Disconnected {
+                reason: Disconnect::Idle,
+                ..
+            }
+        )
+    });
+    assert!(
+        !idle,
+        "800 ms of keep-alives every 100 ms must not trip a 300 ms idle timeout: {updates:?}"
+    );
+}
+
+/// A connector that builds each request afresh with a new token, as an
+/// application refreshing its authorization would.
+struct Refreshing {
+    base: HyperConnector,
+    tokens: Mutex<u32>,
+}
+
+impl Connector for Refreshing {
+    type Body = Body;
+    type Error = HttpError;
+    async fn connect(&self, request: &Connect) -> Result<SseResponse<Body>, HttpError> {
+        let token = {
+            let mut t = self.tokens.lock().expect("tokens");
+            *t += 1;
+            *t
+        };
+        let value = HeaderValue::from_str(&format!("Bearer token-{token}")).expect("header");
+        self.base
+            .clone()
+            .header(AUTHORIZATION, value)
+            .connect(request)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn each_attempt_builds_its_request_afresh() {
+    let script: Script = Arc::new(|n, _| match n {
+        0 | 1 => Reply::Stream(vec![Step::Send(event(n as u32 + 1))]),
+        _ => Reply::Status(204, "text/event-stream", None),
+    });
+    let (url, seen) = serve(script).await;
+    let client = Client::new(
+        Refreshing {
+            base: connector(&url),
+            tokens: Mutex::new(0),
+        },
+        fast_config(),
+    );
+    let updates = run(client).await;
+    assert_eq!(events(&updates).len(), 2);
+    let auth: Vec<_> = seen
+        .lock()
+        .expect("log")
+        .iter()
+        .map(|s| s.authorization.clone())
+        .collect();
+    assert_eq!(
+        auth,
+        [
+            Some("Bearer token-1".into()),
+            Some("Bearer token-2".into()),
+            Some("Bearer token-3".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn connection_refused_is_retried_up_to_max_attempts() {
+    // Bind, note the port, close: nothing listens there.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("address");
+    let mut config = fast_config();
+    config.max_attempts = Some(3);
+    let updates = run(Client::new(connector(&format!("http://{addr}/")), config)).await;
+    let attempts = updates
+        .iter()
+        .filter(|u| matches!(u, Update::Connecting { .. }))
+        .count();
+    assert_eq!(attempts, 3);
+    assert_eq!(
+        updates.last(),
+        Some(&Update::Stopped(StopReason::MaxAttempts))
+    );
+    let Some(Update::Disconnected {
+        error: Some(error), ..
+    }) = updates
+        .iter()
+        .find(|u| matches!(u, Update::Disconnected { .. }))
+    else {
+        panic!("{updates:?}");
+    };
+    assert!(
+        error.contains("onnect"),
+        "the stack's error is reported: {error}"
+    );
+}
+
+/// Runs the `sse-cat` binary on a URL until it exits, at most 20 s.
+async fn sse_cat_url(args: Vec<String>) -> std::process::Output {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sse-cat"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("sse-cat starts");
+    bounded(child.wait_with_output())
+        .await
+        .expect("sse-cat runs")
+}
+
+#[tokio::test]
+async fn sse_cat_follows_a_url_and_reports_reconnects() {
+    let script: Script = Arc::new(|n, _| match n {
+        // The pause lets the bytes go out before the connection is cut, as
+        // in a real drop mid-event.
+        0 => Reply::Stream(vec![
+            Step::Send(format!("retry: 100\n{}", event(1))),
+            Step::Send("id: 2\ndata: cut".into()),
+            Step::Sleep(Duration::from_millis(100)),
+            Step::Fail,
+        ]),
+        1 => Reply::Stream(vec![Step::Send(event(2))]),
+        _ => Reply::Status(204, "text/event-stream", None),
+    });
+    let (url, seen) = serve(script).await;
+    let out = sse_cat_url(vec!["--json".into(), url]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        concat!(
+            "{\"type\":\"tick\",\"data\":\"line one of 1\\n line two\",\"last_event_id\":\"1\"}\n",
+            "{\"type\":\"tick\",\"data\":\"line one of 2\\n line two\",\"last_event_id\":\"2\"}\n",
+        )
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    for said in [
+        "(attempt 1)",
+        "connected",
+        "disconnected (Network",
+        "reconnecting in 500ms",
+        "Last-Event-ID: 1",
+        "204",
+    ] {
+        assert!(err.contains(said), "stderr lacks {said:?}: {err}");
+    }
+    assert_eq!(ids_seen(&seen), [None, Some("1".into()), Some("2".into())]);
+}
+
+#[tokio::test]
+async fn sse_cat_stops_cleanly_on_ctrl_c() {
+    let script: Script = Arc::new(|_, _| {
+        let mut steps = vec![Step::Send(event(1))];
+        for _ in 0..200 {
+            steps.push(Step::Sleep(Duration::from_millis(100)));
+            steps.push(Step::Send(":\n".into()));
+        }
+        Reply::Stream(steps)
+    });
+    let (url, seen) = serve(script).await;
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sse-cat"))
+        .arg(url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("sse-cat starts");
+    // Wait (bounded) until it is connected and has had the first event.
+    bounded(async {
+        while seen.lock().expect("log").is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    })
+    .await;
+    let pid = child.id().expect("running").to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let out = bounded(child.wait_with_output())
+        .await
+        .expect("sse-cat exits");
+    assert!(out.status.success(), "exit {:?}", out.status);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("line one of 1"));
+}
