@@ -293,7 +293,9 @@ async fn server_errors_are_retried_under_the_retry_policy() {
     let script: Script = Arc::new(|n, _| match n {
         0 => Reply::Status(500, "text/plain", None),
         1 => Reply::Status(503, "text/plain", Some("1")),
-        2 => Reply::Stream(vec![Step::Send(event(1))]),
+        // A proxy's error page: 200, but HTML.
+        2 => Reply::Status(200, "text/html", None),
+        3 => Reply::Stream(vec![Step::Send(event(1))]),
         _ => Reply::Status(204, "text/event-stream", None),
     });
     let (url, seen) = serve(script).await;
@@ -319,7 +321,15 @@ async fn server_errors_are_retried_under_the_retry_policy() {
         (503, Duration::from_secs(1)),
         "Retry-After is honoured"
     );
+    assert!(updates.iter().any(|u| matches!(
+        u,
+        Update::Disconnected {
+            reason: Disconnect::ContentType,
+            ..
+        }
+    )));
     let seen = seen.lock().expect("log");
+    assert_eq!(seen.len(), 5);
     assert!(seen[2].at - seen[1].at >= Duration::from_secs(1));
 }
 

@@ -20,6 +20,7 @@
 //! | connecting | `Response` 200, other or no content type | `Stop(ContentType)` | stopped |
 //! | connecting | `Response` other status | `Stop(Status(code))` | stopped |
 //! | connecting | `Response` 5xx or 429, with [`Config::retry_server_errors`] | `Disconnected(Status)` | waiting `max(backoff, Retry-After)` |
+//! | connecting | `Response` 200, other content type, with [`Config::retry_server_errors`] | `Disconnected(ContentType)` | waiting (backoff) |
 //! | connecting or open | `Error` (network) | `Disconnected(Network)` | waiting (backoff) |
 //! | open | `Body` | `Event`s in order; a `retry` field changes the reconnection time | open |
 //! | open | `End` | `Disconnected(Ended)` (a partial event is dropped) | waiting (backoff) |
@@ -44,9 +45,11 @@
 //!   a uniformly random part of the window ("full jitter"). The cap never
 //!   shortens the server's own `retry`.
 //! - **Server errors**: by default, as the standard says, any status but
-//!   200 (and 204, which means "stop") fails the connection for good. With
+//!   200 (and 204, which means "stop") and any content type but
+//!   `text/event-stream` fail the connection for good. With
 //!   [`Config::retry_server_errors`], 5xx and 429 are retried, waiting at
-//!   least `Retry-After` (seconds form).
+//!   least `Retry-After` (seconds form), and so is a 200 with another content
+//!   type (typically a proxy's or load balancer's error page); 4xx still stop.
 //! - **Attempts**: unlimited by default, like a browser;
 //!   [`Config::max_attempts`] stops after that many attempts without a
 //!   healthy connection.
@@ -86,7 +89,8 @@ pub struct Config {
     /// Treat a connection that sends no bytes for this long as dead (`None`:
     /// never).
     pub idle_timeout: Option<Duration>,
-    /// Retry 5xx and 429 responses instead of stopping (`false`).
+    /// Retry 5xx and 429 responses, and 200 responses that are not
+    /// `text/event-stream`, instead of stopping (`false`).
     pub retry_server_errors: bool,
     /// The bound on one event; see [`Decoder::max_event_size`].
     pub max_event_size: usize,
@@ -194,6 +198,9 @@ pub enum Disconnect {
     Idle,
     /// A 5xx or 429 response, retried by [`Config::retry_server_errors`].
     Status(u16),
+    /// A 200 response that is not `text/event-stream`, retried by
+    /// [`Config::retry_server_errors`].
+    ContentType,
 }
 
 /// Why the session stopped for good.
@@ -425,6 +432,9 @@ impl Session {
             200 if content_type.is_some_and(is_event_stream) => {
                 self.state = State::Open;
                 self.queue.push_back(Action::Opened);
+            }
+            200 if self.config.retry_server_errors => {
+                self.disconnect(now, Disconnect::ContentType, Duration::ZERO);
             }
             200 => self.stop(StopReason::ContentType),
             204 => self.stop(StopReason::NoContent),
@@ -736,10 +746,35 @@ mod tests {
             panic!()
         };
         assert!(retry_in >= secs(3) && retry_in <= secs(6), "{retry_in:?}");
-        let mut s = Session::new(config);
+        let mut s = Session::new(config.clone());
         let _ = s.poll(T0);
         s.handle(T0, status(404));
         assert_eq!(s.poll(T0), Action::Stop(StopReason::Status(404)));
+    }
+
+    #[test]
+    fn connecting_200_wrong_content_type_retried_by_policy() {
+        let mut s = Session::new(Config {
+            retry_server_errors: true,
+            ..Config::default()
+        });
+        let _ = s.poll(T0);
+        s.handle(
+            T0,
+            Input::Response {
+                status: 200,
+                content_type: Some(b"text/html"),
+                retry_after: None,
+            },
+        );
+        assert_eq!(
+            s.poll(T0),
+            Action::Disconnected {
+                reason: Disconnect::ContentType,
+                retry_in: secs(3)
+            }
+        );
+        assert_eq!(s.poll(T0), Action::Wait(Some(secs(3))));
     }
 
     #[test]
