@@ -41,6 +41,11 @@
 //!   without sockets or timers.
 //! - [`client`] (feature `client`): a reconnecting client, a `Stream` of
 //!   events driven by the session, over any HTTP stack.
+//! - [`replay`] (feature `alloc`): a bounded log of the last events, to
+//!   resume a client from its `Last-Event-ID`, or tell it clearly that its
+//!   id is too old.
+//! - `adapter` (features `codec`, `stream`, `body`): a tokio-util codec, a
+//!   `Stream` adapter, and an `http_body::Body` with keep-alives.
 //!
 //! Both follow the WHATWG HTML standard, section "Server-sent events",
 //! "Interpreting an event stream", to the letter, including the points many
@@ -60,6 +65,9 @@
 //! - `serde`: `ServerEvent::json_data`, data serialised as JSON.
 //! - `client`: the [`client`] module, with `tokio` (time only) and
 //!   `futures-util`.
+//! - `codec`: `adapter::codec`, with `tokio-util`.
+//! - `stream`: `adapter::stream`, with `futures-core`.
+//! - `body`: `adapter::body`, with `http`, `http-body` and `tokio` (time).
 //!
 //! # Panics
 //!
@@ -83,10 +91,14 @@ pub use encoder::{encode, encoded_len, EncodeError, EventRef, Line, KEEP_ALIVE};
 pub use encoder::{encode_to, ServerEvent};
 pub use parser::{Field, Parser, Sink, Stopped};
 
+#[cfg(any(feature = "codec", feature = "stream", feature = "body"))]
+pub mod adapter;
 #[cfg(feature = "client")]
 pub mod client;
 #[cfg(feature = "alloc")]
 mod decoder;
+#[cfg(feature = "alloc")]
+pub mod replay;
 #[cfg(feature = "alloc")]
 pub mod session;
 #[cfg(feature = "alloc")]

@@ -1,0 +1,137 @@
+//! An `http_body::Body` (http-body 1.x) that writes a `Stream` of events,
+//! with keep-alive comments, and the response head SSE needs.
+//!
+//! # Example
+//!
+//! ```
+//! use futures_util::stream;
+//! use http_body_util::BodyExt;
+//! use sse_core::adapter::body::{response, SseBody};
+//! use sse_core::ServerEvent;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let events = stream::iter([ServerEvent::new().id("1").data("hello")]);
+//! let res = response(SseBody::new(events));
+//! assert_eq!(res.headers()["content-type"], "text/event-stream");
+//! assert_eq!(res.headers()["x-accel-buffering"], "no");
+//! let bytes = res.into_body().collect().await.unwrap().to_bytes();
+//! assert_eq!(bytes, "id: 1\ndata: hello\n\n");
+//! # });
+//! ```
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::boxed::Box;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use http::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use http_body::Frame;
+use tokio::time::{Instant, Sleep};
+
+use crate::encoder::{EncodeError, ServerEvent, KEEP_ALIVE};
+
+/// The default keep-alive interval: a comment after 15 s without an event,
+/// well inside the 30 to 60 s idle timeouts of common proxies.
+pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// A response body that writes each event of `S` as it comes, and a
+/// keep-alive comment when none has come for the keep-alive interval.
+///
+/// It ends when `S` ends. An event the encoder refuses (a line break in its
+/// type, id or comment, a NUL in its id) ends the body with that error: a
+/// server must not send a different event than it was given. Needs a tokio
+/// runtime with time enabled when keep-alives are on.
+pub struct SseBody<S> {
+    events: S,
+    keep_alive: Option<(Duration, Pin<Box<Sleep>>)>,
+}
+
+impl<S> core::fmt::Debug for SseBody<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let interval = self.keep_alive.as_ref().map(|(d, _)| *d);
+        f.debug_struct("SseBody")
+            .field("keep_alive", &interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> SseBody<S> {
+    /// A body with keep-alives every [`DEFAULT_KEEP_ALIVE`].
+    pub fn new(events: S) -> Self {
+        Self::with_keep_alive(events, Some(DEFAULT_KEEP_ALIVE))
+    }
+
+    /// A body with keep-alives every `interval`, or none for `None`.
+    pub fn with_keep_alive(events: S, interval: Option<Duration>) -> Self {
+        SseBody {
+            events,
+            keep_alive: interval.map(|d| (d, Box::pin(tokio::time::sleep(d)))),
+        }
+    }
+}
+
+impl<S> http_body::Body for SseBody<S>
+where
+    S: Stream<Item = ServerEvent> + Unpin,
+{
+    type Data = Bytes;
+    type Error = EncodeError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, EncodeError>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.events).poll_next(cx) {
+            Poll::Ready(Some(event)) => {
+                if let Some((interval, sleep)) = &mut this.keep_alive {
+                    sleep.as_mut().reset(Instant::now() + *interval);
+                }
+                Poll::Ready(Some(event.to_bytes().map(Frame::data)))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                if let Some((interval, sleep)) = &mut this.keep_alive {
+                    if sleep.as_mut().poll(cx).is_ready() {
+                        sleep.as_mut().reset(Instant::now() + *interval);
+                        return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(KEEP_ALIVE)))));
+                    }
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// The headers of an SSE response: `content-type: text/event-stream`,
+/// `cache-control: no-cache`, and `x-accel-buffering: no` so that buffering
+/// proxies (nginx) pass each event on at once. No `content-encoding`: a
+/// compressed stream would be held back by the compressor; compress only if
+/// the application flushes the compressor after each event.
+pub fn headers() -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(3);
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    headers
+}
+
+/// A 200 response with [`headers`] and `body`.
+pub fn response<B>(body: B) -> http::Response<B> {
+    let mut response = http::Response::new(body);
+    *response.headers_mut() = headers();
+    response
+}
+
+/// The request's `Last-Event-ID`, when it has one that is text. An empty
+/// value counts as none (browsers do not send one; some clients do).
+pub fn last_event_id(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+}

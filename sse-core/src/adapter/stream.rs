@@ -1,0 +1,117 @@
+//! A `Stream` of byte chunks to a `Stream` of frames.
+//!
+//! # Example
+//!
+//! ```
+//! use bytes::Bytes;
+//! use futures_util::{stream, StreamExt};
+//! use sse_core::adapter::stream::EventStream;
+//! use sse_core::Frame;
+//!
+//! # futures_util::FutureExt::now_or_never(async {
+//! let chunks = stream::iter([Ok::<_, std::io::Error>(Bytes::from("data: a\r")), Ok(Bytes::from("\n\n"))]);
+//! let frames: Vec<_> = EventStream::new(chunks).collect().await;
+//! assert!(matches!(&frames[..], [Ok(Frame::Event(e))] if e.data() == "a"));
+//! # }).unwrap();
+//! ```
+
+use core::pin::Pin;
+use core::task::{ready, Context, Poll};
+use std::fmt;
+
+use bytes::Bytes;
+use futures_core::Stream;
+
+use crate::decoder::{DecodeError, Decoder, Frame};
+
+/// Frames decoded from a stream of byte chunks (a hyper body's data, a
+/// reqwest `bytes_stream`, ...).
+///
+/// It ends when the input ends (dropping an unterminated event, as the
+/// standard says). A transport error is handed on and the stream goes on if
+/// the input does; an oversized event is an error item and decoding goes on.
+#[derive(Debug)]
+pub struct EventStream<S> {
+    inner: S,
+    decoder: Decoder,
+    pending: Bytes,
+    done: bool,
+}
+
+/// An error item of an [`EventStream`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StreamError<E> {
+    /// The input stream failed.
+    Transport(E),
+    /// An event was too large and was skipped.
+    Decode(DecodeError),
+}
+
+impl<E: fmt::Display> fmt::Display for StreamError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StreamError::Transport(e) => write!(f, "transport error: {e}"),
+            StreamError::Decode(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for StreamError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StreamError::Transport(e) => Some(e),
+            StreamError::Decode(e) => Some(e),
+        }
+    }
+}
+
+impl<S> EventStream<S> {
+    /// Decodes `inner` with a default [`Decoder`].
+    pub fn new(inner: S) -> Self {
+        Self::with_decoder(inner, Decoder::new())
+    }
+
+    /// Decodes `inner` with this decoder (its limit, its last event ID).
+    pub fn with_decoder(inner: S, decoder: Decoder) -> Self {
+        EventStream {
+            inner,
+            decoder,
+            pending: Bytes::new(),
+            done: false,
+        }
+    }
+
+    /// The decoder, for its last event ID and reconnection time.
+    pub fn decoder(&self) -> &Decoder {
+        &self.decoder
+    }
+}
+
+impl<S, B, E> Stream for EventStream<S>
+where
+    S: Stream<Item = Result<B, E>> + Unpin,
+    B: Into<Bytes>,
+{
+    type Item = Result<Frame, StreamError<E>>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(item) = this.decoder.decode(&mut this.pending) {
+                return Poll::Ready(Some(item.map_err(StreamError::Decode)));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            match ready!(Pin::new(&mut this.inner).poll_next(cx)) {
+                Some(Ok(chunk)) => this.pending = chunk.into(),
+                Some(Err(e)) => return Poll::Ready(Some(Err(StreamError::Transport(e)))),
+                None => {
+                    this.decoder.finish();
+                    this.done = true;
+                }
+            }
+        }
+    }
+}
