@@ -112,6 +112,12 @@ impl ReplayLog {
         Ok((id, event))
     }
 
+    /// Every event the log still holds, oldest first: what to send a client
+    /// that has seen none.
+    pub fn events(&self) -> impl Iterator<Item = ServerEvent> + '_ {
+        self.entries.iter().map(|(_, e, _)| e.clone())
+    }
+
     /// The id of the newest event, if any.
     pub fn last_id(&self) -> Option<u64> {
         self.next_id.checked_sub(1).filter(|&id| id > 0)
@@ -192,6 +198,7 @@ mod tests {
         assert_eq!(ids("1"), Err(Resume::TooOld { oldest: 3 }));
         assert_eq!(ids("6"), Err(Resume::Unknown));
         assert_eq!(ids("x"), Err(Resume::Unknown));
+        assert_eq!(log.events().count(), 3);
         assert_eq!(ids("-1"), Err(Resume::Unknown));
     }
 

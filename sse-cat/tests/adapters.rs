@@ -1,0 +1,292 @@
+//! The adapters against the real crates they plug into: tokio-util framing
+//! over a duplex pipe, and a hyper server and client on 127.0.0.1. Every
+//! wait is bounded.
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{stream, SinkExt, StreamExt};
+use http_body_util::{BodyDataStream, BodyExt, Empty};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use sse_cat::demo::{serve, ticker_parts, DemoConfig};
+use sse_core::adapter::body::{headers, last_event_id, response, SseBody};
+use sse_core::adapter::codec::{CodecError, SseCodec};
+use sse_core::adapter::stream::{EventStream, StreamError};
+use sse_core::client::{Client, Update};
+use sse_core::session::Config;
+use sse_core::{DecodeError, Decoder, EncodeError, Event, Frame, Line, ServerEvent};
+use tokio::net::TcpListener;
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+async fn bounded<T>(f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(20), f)
+        .await
+        .expect("finished within 20 s")
+}
+
+#[tokio::test]
+async fn codec_round_trips_over_a_duplex_pipe() {
+    let (writer, reader) = tokio::io::duplex(64);
+    let send = async move {
+        let mut sink = FramedWrite::new(writer, SseCodec::new());
+        sink.send(ServerEvent::new().event("a").id("1").data("x\r\ny"))
+            .await
+            .expect("sent");
+        // Refused: an error, and nothing of it on the wire.
+        let refused = sink
+            .send(ServerEvent::new().event("bad\nname").data("z"))
+            .await;
+        assert!(matches!(
+            refused,
+            Err(CodecError::Encode(EncodeError::LineBreak {
+                part: Line::Event,
+                at: 3
+            }))
+        ));
+        sink.send(ServerEvent::new().data("much too long for the reader's limit"))
+            .await
+            .expect("sent");
+        sink.send(
+            ServerEvent::new()
+                .retry(Duration::from_millis(250))
+                .data("after"),
+        )
+        .await
+        .expect("sent");
+        // The pipe closes when the sink drops: the reader sees the end.
+    };
+    let decoder = Decoder::new().max_event_size(16);
+    let receive = FramedRead::new(reader, SseCodec::with_decoder(decoder)).collect::<Vec<_>>();
+    let ((), frames) = bounded(async { tokio::join!(send, receive) }).await;
+    let frames: Vec<Result<Frame, DecodeError>> = frames
+        .into_iter()
+        .map(|f| f.expect("no i/o error"))
+        .collect();
+    assert_eq!(frames.len(), 4, "{frames:?}");
+    assert_eq!(frames[0], Ok(Frame::Event(Event::new("a", "x\ny", "1"))));
+    assert!(matches!(
+        frames[1],
+        Err(DecodeError::TooLarge { limit: 16, .. })
+    ));
+    assert_eq!(frames[2], Ok(Frame::Retry(250)));
+    assert_eq!(
+        frames[3],
+        Ok(Frame::Event(Event::new("message", "after", "1")))
+    );
+}
+
+/// Serves `make()`'s body on 127.0.0.1 and returns the URL.
+async fn serve_body<B, F>(make: F) -> String
+where
+    F: Fn(&http::HeaderMap) -> http::Response<B> + Clone + Send + Sync + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let make = make.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let response = make(req.headers());
+                    async move { Ok::<_, std::convert::Infallible>(response) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    url
+}
+
+/// GETs `url` with hyper's client and returns the response.
+async fn get(url: &str) -> http::Response<hyper::body::Incoming> {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<Bytes>>();
+    bounded(client.get(url.parse().expect("URL")))
+        .await
+        .expect("response")
+}
+
+#[tokio::test]
+async fn body_and_stream_adapters_over_hyper() {
+    let url = serve_body(|_| {
+        let events = stream::iter((1..=50).map(|n| {
+            ServerEvent::new()
+                .id(n.to_string())
+                .event("n")
+                .data(format!("{n}\n{n}"))
+        }));
+        response(SseBody::new(events))
+    })
+    .await;
+    let res = get(&url).await;
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    assert_eq!(res.headers()["cache-control"], "no-cache");
+    assert_eq!(res.headers()["x-accel-buffering"], "no");
+    let frames: Vec<_> =
+        bounded(EventStream::new(BodyDataStream::new(res.into_body())).collect()).await;
+    let expected: Vec<_> = (1..=50)
+        .map(|n: u32| Frame::Event(Event::new("n", format!("{n}\n{n}"), n.to_string())))
+        .collect();
+    let frames: Vec<Frame> = frames.into_iter().map(|f| f.expect("no error")).collect();
+    assert_eq!(frames, expected);
+}
+
+#[tokio::test]
+async fn body_sends_keep_alives_while_the_stream_is_quiet() {
+    let url = serve_body(|_| {
+        let events =
+            stream::once(async { ServerEvent::new().data("first") }).chain(stream::once(async {
+                tokio::time::sleep(Duration::from_millis(450)).await;
+                ServerEvent::new().data("second")
+            }));
+        response(SseBody::with_keep_alive(
+            events.boxed(),
+            Some(Duration::from_millis(100)),
+        ))
+    })
+    .await;
+    let body = bounded(get(&url).await.into_body().collect())
+        .await
+        .expect("body")
+        .to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.starts_with("data: first\n\n:\n\n"), "{text:?}");
+    assert!(text.ends_with(":\n\ndata: second\n\n"), "{text:?}");
+    let keep_alives = text.matches(":\n\n").count();
+    assert!(
+        (2..=5).contains(&keep_alives),
+        "{keep_alives} keep-alives in 450 ms at 100 ms: {text:?}"
+    );
+    // And they change nothing for a client.
+    let frames: Vec<_> = EventStream::new(stream::iter([Ok::<_, std::io::Error>(body)]))
+        .collect()
+        .await;
+    assert_eq!(frames.len(), 2);
+}
+
+#[tokio::test]
+async fn body_ends_with_the_encoders_error_rather_than_send_a_different_event() {
+    let url = serve_body(|_| {
+        let events = stream::once(async { ServerEvent::new().data("ok") })
+            .chain(stream::once(async {
+                // Let the first event go out before the body fails.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                ServerEvent::new().id("a\0b").data("bad")
+            }))
+            .boxed();
+        response(SseBody::with_keep_alive(events, None))
+    })
+    .await;
+    let res = get(&url).await;
+    let frames: Vec<_> =
+        bounded(EventStream::new(BodyDataStream::new(res.into_body())).collect()).await;
+    assert!(matches!(&frames[0], Ok(Frame::Event(e)) if e.data() == "ok"));
+    assert!(
+        matches!(frames[1], Err(StreamError::Transport(_))),
+        "the body was cut: {frames:?}"
+    );
+    assert_eq!(frames.len(), 2, "nothing of the refused event: {frames:?}");
+}
+
+#[tokio::test]
+async fn last_event_id_helper_reads_the_header() {
+    let mut h = headers();
+    assert_eq!(last_event_id(&h), None);
+    h.insert("last-event-id", " 42 ".parse().expect("value"));
+    assert_eq!(last_event_id(&h), Some("42"));
+    h.insert("last-event-id", "".parse().expect("value"));
+    assert_eq!(last_event_id(&h), None);
+}
+
+fn demo_config() -> DemoConfig {
+    DemoConfig {
+        events: Some(12),
+        interval: Duration::from_millis(20),
+        drop_after: Some(5),
+        retry: Duration::from_millis(50),
+        keep_alive: Some(Duration::from_millis(200)),
+        replay: 100,
+    }
+}
+
+fn fast_client_config() -> Config {
+    let mut config = Config::default();
+    config.min_retry = Duration::from_millis(10);
+    config
+}
+
+#[tokio::test]
+async fn demo_server_resumes_a_client_after_each_drop() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/events", listener.local_addr().expect("address"));
+    let demo = serve(listener, demo_config());
+    let connector = sse_cat::connector::HyperConnector::new(url.parse().expect("URL"));
+    let events: Vec<Event> = bounded(
+        Client::new(connector, fast_client_config())
+            .events()
+            .take(12)
+            .collect(),
+    )
+    .await;
+    let got: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.event_type().into_owned(),
+                e.data().into_owned(),
+                e.last_event_id().into_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<_> = (1..=12)
+        .map(|n| {
+            let (t, d) = ticker_parts(n);
+            (t.to_owned(), d, n.to_string())
+        })
+        .collect();
+    assert_eq!(got, expected);
+    // Dropped after every 5 events, resumed from the last id each time.
+    assert_eq!(
+        demo.last_event_ids()[..3],
+        [None, Some("5".into()), Some("10".into())]
+    );
+}
+
+#[tokio::test]
+async fn demo_server_says_reset_when_it_cannot_resume() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/events", listener.local_addr().expect("address"));
+    let mut config = demo_config();
+    config.replay = 3;
+    let _demo = serve(listener, config);
+    // Wait until the ticker is done (12 events, 3 kept), then resume from 2.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let connector = sse_cat::connector::HyperConnector::new(url.parse().expect("URL"));
+    let client = Client::new(connector, fast_client_config()).with_last_event_id("2");
+    let first = bounded(
+        client
+            .updates()
+            .filter_map(|u| async move {
+                match u {
+                    Update::Event(e) => Some(e),
+                    _ => None,
+                }
+            })
+            .boxed()
+            .next(),
+    )
+    .await
+    .expect("an event");
+    assert_eq!(first.event_type(), "reset");
+    assert!(
+        first.data().contains("too old") || first.data().contains("gone"),
+        "{}",
+        first.data()
+    );
+}
