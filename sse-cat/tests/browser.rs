@@ -1,0 +1,129 @@
+//! A real browser's `EventSource` against the demo server: headless
+//! Chromium loads the page, the server drops the connection every few
+//! events, the browser reconnects with `Last-Event-ID`, and every event
+//! must arrive exactly once, in order, with its type, data and id.
+//!
+//! Needs Debian's `chromium`. Under `CI=true` a missing browser fails the
+//! test; elsewhere it is skipped with a message saying what to install.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use sse_cat::demo::{serve, ticker_parts, DemoConfig};
+use tokio::net::TcpListener;
+
+const EVENTS: u64 = 15;
+const DROP_AFTER: usize = 4;
+
+fn find_chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_gets_every_event_once_in_order_across_dropped_connections() {
+    let Some(chromium) = find_chromium() else {
+        let message =
+            "Chromium is not installed: install Debian's chromium (`apt-get install chromium`)";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
+        eprintln!("skipped: {message}");
+        return;
+    };
+
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1");
+    let addr = listener.local_addr().expect("address");
+    let demo = serve(
+        listener,
+        DemoConfig {
+            events: Some(EVENTS),
+            interval: Duration::from_millis(60),
+            drop_after: Some(DROP_AFTER),
+            retry: Duration::from_millis(100),
+            keep_alive: Some(Duration::from_secs(1)),
+            replay: 100,
+        },
+    );
+
+    let profile = std::env::temp_dir().join(format!("sse-core-chromium-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&profile);
+    let mut browser = tokio::process::Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("http://{addr}/?n={EVENTS}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromium starts");
+
+    // Bounded: the page reports once it has all the events.
+    let report = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            if let Some(report) = demo.reports().into_iter().next() {
+                return report;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+
+    // Stop the browser and its helper processes (its own process group).
+    if let Some(pid) = browser.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &format!("-{pid}")])
+            .status();
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), browser.wait()).await;
+    let _ = browser.kill().await;
+    let _ = std::fs::remove_dir_all(&profile);
+
+    let report = report.expect("the browser reported its events within 60 s");
+    let got: Vec<Value> = serde_json::from_str(&report).expect("the report is JSON");
+    let got: Vec<(String, String, String)> = got
+        .iter()
+        .map(|e| {
+            let field = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+            (field("type"), field("data"), field("id"))
+        })
+        .collect();
+    let expected: Vec<(String, String, String)> = (1..=EVENTS)
+        .map(|n| {
+            let (event_type, data) = ticker_parts(n);
+            (event_type.to_owned(), data, n.to_string())
+        })
+        .collect();
+    assert_eq!(got, expected, "the browser's events");
+
+    // The browser reconnected after every drop, resuming from the last id.
+    let ids = demo.last_event_ids();
+    let resumed: Vec<Option<String>> = (0..EVENTS as usize / DROP_AFTER + 1)
+        .map(|k| (k > 0).then(|| (k * DROP_AFTER).to_string()))
+        .collect();
+    assert_eq!(
+        ids[..resumed.len()],
+        resumed[..],
+        "Last-Event-ID of each request"
+    );
+    eprintln!(
+        "browser: {} events over {} connections; Last-Event-ID sent: {:?}",
+        got.len(),
+        ids.len(),
+        ids
+    );
+}
