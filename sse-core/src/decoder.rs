@@ -16,18 +16,83 @@ use crate::parser::{Field, Parser, Sink};
 /// exhaust memory. Change it with [`Decoder::max_event_size`].
 pub const DEFAULT_MAX_EVENT_SIZE: usize = 16 * 1024 * 1024;
 
+/// Values up to this long are kept inline: no allocation, no reference count.
+const INLINE: usize = 30;
+
+/// A short value (an event type, an id) kept inline, or a longer one as
+/// shared bytes. Event types and ids are nearly always short; keeping them
+/// inline saves an atomic reference count on every event.
+#[derive(Clone)]
+enum Text {
+    Inline(u8, [u8; INLINE]),
+    Shared(Bytes),
+}
+
+impl Text {
+    const EMPTY: Text = Text::Inline(0, [0; INLINE]);
+
+    /// A copy of `bytes` (inline when short).
+    fn copy(bytes: &[u8]) -> Text {
+        match bytes.len() {
+            len @ 0..=INLINE => {
+                let mut buf = [0; INLINE];
+                buf[..len].copy_from_slice(bytes);
+                Text::Inline(len as u8, buf)
+            }
+            _ => Text::Shared(Bytes::copy_from_slice(bytes)),
+        }
+    }
+
+    /// `bytes`, copied inline when short, kept shared otherwise.
+    fn from_bytes(bytes: Bytes) -> Text {
+        if bytes.len() <= INLINE {
+            Text::copy(&bytes)
+        } else {
+            Text::Shared(bytes)
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Text::Inline(len, buf) => &buf[..usize::from(*len)],
+            Text::Shared(bytes) => bytes,
+        }
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Text {}
+
+impl core::hash::Hash for Text {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&String::from_utf8_lossy(self.as_bytes()), f)
+    }
+}
+
 /// An event as `EventSource` dispatches it: type, data and last event ID.
 ///
-/// The fields are the raw bytes of the stream, shared with the input where
-/// they lay whole in one chunk. The text accessors decode them as UTF-8,
+/// The fields are the raw bytes of the stream: the data is shared with the
+/// input where it lay whole in one chunk; the type and ID are kept inline
+/// when short (as they nearly always are). The text accessors decode them as UTF-8,
 /// replacing invalid sequences with U+FFFD as the standard requires; this
 /// borrows (no copy) whenever the bytes are valid UTF-8. Equality compares
 /// the bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Event {
-    event_type: Bytes,
+    event_type: Text,
     data: Bytes,
-    last_event_id: Bytes,
+    last_event_id: Text,
 }
 
 const MESSAGE: &[u8] = b"message";
@@ -44,20 +109,29 @@ impl Event {
         data: impl Into<Bytes>,
         last_event_id: impl Into<Bytes>,
     ) -> Self {
-        let mut event_type = event_type.into();
-        if event_type.is_empty() {
-            event_type = Bytes::from_static(MESSAGE);
-        }
+        Event::from_parts(
+            Text::from_bytes(event_type.into()),
+            data.into(),
+            Text::from_bytes(last_event_id.into()),
+        )
+    }
+
+    fn from_parts(event_type: Text, data: Bytes, last_event_id: Text) -> Self {
+        let event_type = if event_type.as_bytes().is_empty() {
+            Text::copy(MESSAGE)
+        } else {
+            event_type
+        };
         Event {
             event_type,
-            data: data.into(),
-            last_event_id: last_event_id.into(),
+            data,
+            last_event_id,
         }
     }
 
     /// The event type: the last `event` field of the block, or `message`.
     pub fn event_type(&self) -> Cow<'_, str> {
-        text(&self.event_type)
+        text(self.event_type.as_bytes())
     }
 
     /// The data: the block's `data` values joined with LF (no trailing LF).
@@ -68,12 +142,12 @@ impl Event {
     /// The last event ID string when the event was dispatched (`lastEventId`
     /// in the browser). It persists across events until an `id` changes it.
     pub fn last_event_id(&self) -> Cow<'_, str> {
-        text(&self.last_event_id)
+        text(self.last_event_id.as_bytes())
     }
 
     /// The event type's raw bytes.
-    pub fn event_type_bytes(&self) -> &Bytes {
-        &self.event_type
+    pub fn event_type_bytes(&self) -> &[u8] {
+        self.event_type.as_bytes()
     }
 
     /// The data's raw bytes.
@@ -82,8 +156,8 @@ impl Event {
     }
 
     /// The last event ID's raw bytes.
-    pub fn last_event_id_bytes(&self) -> &Bytes {
-        &self.last_event_id
+    pub fn last_event_id_bytes(&self) -> &[u8] {
+        self.last_event_id.as_bytes()
     }
 
     /// Takes the data's raw bytes.
@@ -146,6 +220,8 @@ enum Value {
     Empty,
     Shared(Bytes),
     Owned(BytesMut),
+    /// A whole short value (event type, id).
+    Text(Text),
 }
 
 /// Everything the decoder keeps between chunks, apart from the parser.
@@ -158,12 +234,12 @@ struct State {
     /// The event type buffer.
     event_type: Value,
     /// The last event ID buffer.
-    id_buf: Bytes,
+    id_buf: Text,
     /// The `id` line being read, and whether it held a NUL so far.
     id_line: Value,
     id_nul: bool,
     /// The last event ID string: the buffer as of the last blank line.
-    last_event_id: Bytes,
+    last_event_id: Text,
     /// The reconnection time from the last valid `retry`.
     retry: Option<u64>,
     /// The `retry` line being read: its value so far (`None` once invalid)
@@ -247,10 +323,10 @@ impl Decoder {
                 max: DEFAULT_MAX_EVENT_SIZE,
                 data: Value::Empty,
                 event_type: Value::Empty,
-                id_buf: Bytes::new(),
+                id_buf: Text::EMPTY,
                 id_line: Value::Empty,
                 id_nul: false,
-                last_event_id: Bytes::new(),
+                last_event_id: Text::EMPTY,
                 retry: None,
                 retry_value: None,
                 retry_digits: false,
@@ -267,7 +343,7 @@ impl Decoder {
     /// Starts from a last event ID, as after a reconnect: events without an
     /// `id` field carry it until the stream changes it.
     pub fn with_last_event_id(mut self, id: impl Into<Bytes>) -> Self {
-        let id = id.into();
+        let id = Text::from_bytes(id.into());
         self.st.id_buf = id.clone();
         self.st.last_event_id = id;
         self
@@ -285,12 +361,12 @@ impl Decoder {
     /// `Last-Event-ID`. It changes at blank lines only, so an `id` whose block
     /// never ended does not count. Decoded as UTF-8 with replacement.
     pub fn last_event_id(&self) -> Cow<'_, str> {
-        text(&self.st.last_event_id)
+        text(self.st.last_event_id.as_bytes())
     }
 
     /// The last event ID string's raw bytes.
-    pub fn last_event_id_bytes(&self) -> &Bytes {
-        &self.st.last_event_id
+    pub fn last_event_id_bytes(&self) -> &[u8] {
+        self.st.last_event_id.as_bytes()
     }
 
     /// The reconnection time, in milliseconds, from the last valid `retry`.
@@ -421,6 +497,11 @@ impl State {
                 buf.put_slice(part);
                 self.data = Value::Owned(buf);
             }
+            // Data is never kept as `Text`; were it, it is one whole line.
+            (Value::Text(line), _) => {
+                self.data = Value::Shared(Bytes::copy_from_slice(line.as_bytes()));
+                self.push_data(part, None, first);
+            }
         }
     }
 
@@ -430,6 +511,7 @@ impl State {
         match core::mem::take(&mut self.data) {
             Value::Empty => None,
             Value::Shared(line) => Some(line),
+            Value::Text(line) => Some(Bytes::copy_from_slice(line.as_bytes())),
             Value::Owned(mut buf) => {
                 let data = buf.split().freeze();
                 self.keep_spare(buf);
@@ -440,21 +522,24 @@ impl State {
 }
 
 /// Sets a value with "set" semantics (`event`, `id`): its first piece
-/// starts over. `shared` is the piece as shared bytes, when it is the whole
+/// starts over. `whole` is the piece as a [`Text`], when it is the whole
 /// value.
-fn set_piece(value: &mut Value, part: &[u8], shared: Option<Bytes>, first: bool) {
-    match (shared, value) {
-        (Some(whole), value) => *value = Value::Shared(whole),
+fn set_piece(value: &mut Value, part: &[u8], whole: Option<Text>, first: bool) {
+    match (whole, value) {
+        (Some(text), value) => *value = Value::Text(text),
         (None, Value::Owned(buf)) if !first => buf.put_slice(part),
         (None, value) => *value = Value::Owned(BytesMut::from(part)),
     }
 }
 
-fn into_bytes(value: Value) -> Bytes {
+/// A finished `event` or `id` value as a [`Text`].
+fn into_text(value: Value) -> Text {
     match value {
-        Value::Empty => Bytes::new(),
-        Value::Shared(b) => b,
-        Value::Owned(buf) => buf.freeze(),
+        Value::Empty => Text::EMPTY,
+        Value::Text(text) => text,
+        Value::Shared(bytes) => Text::from_bytes(bytes),
+        Value::Owned(buf) if buf.len() <= INLINE => Text::copy(&buf),
+        Value::Owned(buf) => Text::Shared(buf.freeze()),
     }
 }
 
@@ -468,6 +553,15 @@ fn offset_in(chunk: &[u8], part: &[u8]) -> Option<usize> {
 struct Collect<'a, 's> {
     st: &'s mut State,
     chunk: &'a Bytes,
+}
+
+/// A whole short value: inline when short, else a slice of the chunk.
+fn text_of(chunk: &Bytes, part: &[u8]) -> Text {
+    if part.len() <= INLINE {
+        Text::copy(part)
+    } else {
+        Text::Shared(share(chunk, part))
+    }
 }
 
 /// `part` as shared bytes: a slice of the chunk, never a copy.
@@ -554,18 +648,18 @@ impl<'a> Sink<'a> for Collect<'a, '_> {
                 st.push_data(part, shared, first);
             }
             Field::Event => {
-                let shared = whole.then(|| share(self.chunk, part));
-                set_piece(&mut st.event_type, part, shared, first);
+                let text = whole.then(|| text_of(self.chunk, part));
+                set_piece(&mut st.event_type, part, text, first);
             }
             Field::Id => {
                 if first {
                     st.id_nul = false;
                 }
                 st.id_nul |= memchr::memchr(0, part).is_some();
-                let shared = whole.then(|| share(self.chunk, part));
-                set_piece(&mut st.id_line, part, shared, first);
+                let text = whole.then(|| text_of(self.chunk, part));
+                set_piece(&mut st.id_line, part, text, first);
                 if last {
-                    let line = into_bytes(core::mem::take(&mut st.id_line));
+                    let line = into_text(core::mem::take(&mut st.id_line));
                     // "If the field value does not contain U+0000 NULL, then
                     // set the last event ID buffer to the field value."
                     if !st.id_nul {
@@ -589,12 +683,12 @@ impl<'a> Sink<'a> for Collect<'a, '_> {
             st.clear_block();
             return ControlFlow::Continue(());
         }
-        let event_type = into_bytes(core::mem::take(&mut st.event_type));
+        let event_type = into_text(core::mem::take(&mut st.event_type));
         // Step 2: with an empty data buffer, reset and dispatch nothing.
         let Some(data) = st.take_data() else {
             return ControlFlow::Continue(());
         };
-        let event = Event::new(event_type, data, st.last_event_id.clone());
+        let event = Event::from_parts(event_type, data, st.last_event_id.clone());
         ControlFlow::Break(Out::Frame(Frame::Event(event)))
     }
 }
@@ -673,6 +767,33 @@ mod tests {
         assert_eq!(d.last_event_id(), "1");
         assert!(d.finish());
         assert_eq!(d.last_event_id(), "1");
+    }
+
+    #[test]
+    fn long_and_split_types_and_ids_are_kept_whole() {
+        let long = "x".repeat(INLINE + 1);
+        let at_limit = "y".repeat(INLINE);
+        let input =
+            alloc::format!("event: {long}\nid: {at_limit}\ndata: a\n\nid: {long}\ndata: b\n\n");
+        let input = Bytes::from(input);
+        for cut in [0, 7, 20, 40, input.len() / 2, input.len() - 3] {
+            let mut d = Decoder::new();
+            let mut out: Vec<_> = d.frames(input.slice(..cut)).collect();
+            out.extend(d.frames(input.slice(cut..)));
+            assert_eq!(
+                out,
+                [
+                    Ok(Frame::Event(Event::new(
+                        long.clone(),
+                        "a",
+                        at_limit.clone()
+                    ))),
+                    Ok(Frame::Event(Event::new("message", "b", long.clone()))),
+                ],
+                "cut at {cut}"
+            );
+            assert_eq!(d.last_event_id(), long.as_str());
+        }
     }
 
     #[test]
