@@ -106,3 +106,53 @@ fn retry_in_a_block_without_data_is_not_lost() {
     assert_eq!(frames, [Ok(Frame::Retry(3000))]);
     assert_eq!(d.retry(), Some(3000));
 }
+
+/// Found by the `parse` fuzz target: for a line without a colon the parser
+/// handed out a static empty slice, not a piece of the chunk as `Sink`
+/// promises (the decoder coped; a sink relying on the promise would not).
+#[test]
+fn every_piece_lies_inside_its_chunk_even_when_empty() {
+    use sse_core::{Field, Parser, Sink};
+    use std::ops::ControlFlow;
+
+    struct Inside<'c> {
+        chunk: &'c [u8],
+        pieces: usize,
+    }
+    impl<'a> Sink<'a> for Inside<'a> {
+        type Break = std::convert::Infallible;
+        fn value(&mut self, _: Field, part: &'a [u8], _: bool) -> ControlFlow<Self::Break> {
+            let range = self.chunk.as_ptr_range();
+            let inside = range.start <= part.as_ptr() && part.as_ptr_range().end <= range.end;
+            assert!(inside, "a {}-byte piece outside its chunk", part.len());
+            self.pieces += 1;
+            ControlFlow::Continue(())
+        }
+        fn comment(&mut self, part: &'a [u8], last: bool) -> ControlFlow<Self::Break> {
+            self.value(Field::Data, part, last)
+        }
+        fn dispatch(&mut self) -> ControlFlow<Self::Break> {
+            ControlFlow::Continue(())
+        }
+    }
+
+    for input in [
+        &b"data\ndata\ndata\n\n"[..],
+        b"id\r\n",
+        b"data:\n",
+        b"retry\r",
+        b":\n",
+        b"data: x\n",
+    ] {
+        for size in 1..=input.len() {
+            let mut parser = Parser::new();
+            let mut pieces = 0;
+            for chunk in input.chunks(size) {
+                let mut sink = Inside { chunk, pieces: 0 };
+                let _ = parser.feed(chunk, &mut sink);
+                pieces += sink.pieces;
+            }
+            assert!(pieces > 0, "{input:?}");
+        }
+    }
+}

@@ -313,10 +313,12 @@ impl Parser {
                                 };
                             } else {
                                 // No colon: the whole line is the name and the
-                                // value is empty.
+                                // value is empty. The empty piece is still a
+                                // piece of the chunk, as `Sink` promises.
+                                let end = pos;
                                 pos = self.line_end(chunk, pos);
                                 if let Some(f) = field {
-                                    call!(sink.value(f, &[], true), pos);
+                                    call!(sink.value(f, &chunk[end..end], true), pos);
                                 }
                             }
                         }
