@@ -14,7 +14,7 @@ pub mod reference;
 use bytes::Bytes;
 use reference::{Outcome, Output};
 use serde::Deserialize;
-use sse_core::{Decoder, Frame};
+use sse_core::{Decoder, EventRef, Frame};
 
 /// One test vector, as stored in `vectors/*.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -167,6 +167,74 @@ pub fn decode_chunks(input: &[u8], lens: &[usize], mut decoder: Decoder) -> Outc
         last_event_id: decoder.last_event_id().into_owned(),
         retry_ms: decoder.retry(),
     }
+}
+
+/// An event to encode, with owned parts: the encoder's [`EventRef`] for
+/// generated inputs (property tests, fuzzing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventSpec {
+    /// A comment line.
+    pub comment: Option<String>,
+    /// The event type.
+    pub event: Option<String>,
+    /// The id.
+    pub id: Option<String>,
+    /// The reconnection time, in milliseconds.
+    pub retry: Option<u64>,
+    /// The data.
+    pub data: Option<String>,
+}
+
+impl EventSpec {
+    /// The borrowed form the encoder takes.
+    pub fn event_ref(&self) -> EventRef<'_> {
+        EventRef {
+            comment: self.comment.as_deref(),
+            event: self.event.as_deref(),
+            id: self.id.as_deref(),
+            retry: self.retry,
+            data: self.data.as_deref(),
+        }
+    }
+
+    /// Whether the encoder must refuse it, by the rules rather than by the
+    /// encoder: a line break in the comment, type or id, or a NUL in the id.
+    pub fn must_refuse(&self) -> bool {
+        let breaks = |s: &Option<String>| s.as_deref().is_some_and(|s| s.contains(['\r', '\n']));
+        breaks(&self.comment)
+            || breaks(&self.event)
+            || breaks(&self.id)
+            || self.id.as_deref().is_some_and(|s| s.contains('\0'))
+    }
+}
+
+/// What a client must see from a stream of these events, written
+/// independently of the encoder: each event's `retry` first, then the event
+/// (only with data; type `message` when unset or empty; data with CR and CRLF
+/// as LF), the last event ID carried along from event to event.
+pub fn expected_outcome(accepted: &[EventSpec]) -> Outcome {
+    let mut out = Outcome::default();
+    for s in accepted {
+        if let Some(ms) = s.retry {
+            out.outputs.push(Output::Retry(ms));
+            out.retry_ms = Some(ms);
+        }
+        if let Some(id) = &s.id {
+            out.last_event_id = id.clone();
+        }
+        if let Some(data) = &s.data {
+            let event_type = match s.event.as_deref() {
+                None | Some("") => "message".to_owned(),
+                Some(t) => t.to_owned(),
+            };
+            out.outputs.push(Output::Event {
+                event_type,
+                data: data.replace("\r\n", "\n").replace('\r', "\n"),
+                last_event_id: out.last_event_id.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// The README's Rust examples, compiled and run as doctests so that they

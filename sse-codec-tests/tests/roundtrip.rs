@@ -3,10 +3,10 @@
 
 use bytes::BytesMut;
 use proptest::prelude::*;
-use sse_codec_tests::decode_chunks;
-use sse_codec_tests::reference::{interpret, Outcome, Output};
+use sse_codec_tests::reference::{interpret, Output};
+use sse_codec_tests::{decode_chunks, expected_outcome, EventSpec};
 use sse_core::Decoder;
-use sse_core::{encode, encode_to, EncodeError, EventRef, Line, ServerEvent};
+use sse_core::{encode, encode_to, EncodeError, Line, ServerEvent};
 
 /// Text with the characters that matter to the format, and any Unicode.
 fn text() -> impl Strategy<Value = String> {
@@ -22,14 +22,7 @@ fn text() -> impl Strategy<Value = String> {
     proptest::collection::vec(piece, 0..6).prop_map(|p| p.concat())
 }
 
-#[derive(Debug, Clone)]
-struct Spec {
-    comment: Option<String>,
-    event: Option<String>,
-    id: Option<String>,
-    retry: Option<u64>,
-    data: Option<String>,
-}
+type Spec = EventSpec;
 
 fn spec() -> impl Strategy<Value = Spec> {
     (
@@ -46,54 +39,6 @@ fn spec() -> impl Strategy<Value = Spec> {
             retry,
             data,
         })
-}
-
-impl Spec {
-    fn event_ref(&self) -> EventRef<'_> {
-        EventRef {
-            comment: self.comment.as_deref(),
-            event: self.event.as_deref(),
-            id: self.id.as_deref(),
-            retry: self.retry,
-            data: self.data.as_deref(),
-        }
-    }
-
-    /// Whether the encoder must refuse it, by the rules (not by the encoder).
-    fn must_refuse(&self) -> bool {
-        let breaks = |s: &Option<String>| s.as_deref().is_some_and(|s| s.contains(['\r', '\n']));
-        breaks(&self.comment)
-            || breaks(&self.event)
-            || breaks(&self.id)
-            || self.id.as_deref().is_some_and(|s| s.contains('\0'))
-    }
-}
-
-/// What a client must see from these events, modelled independently of the
-/// encoder: retry first, then the event, the last event ID carried along.
-fn expected(accepted: &[Spec]) -> Outcome {
-    let mut out = Outcome::default();
-    for s in accepted {
-        if let Some(ms) = s.retry {
-            out.outputs.push(Output::Retry(ms));
-            out.retry_ms = Some(ms);
-        }
-        if let Some(id) = &s.id {
-            out.last_event_id = id.clone();
-        }
-        if let Some(data) = &s.data {
-            let event_type = match s.event.as_deref() {
-                None | Some("") => "message".to_owned(),
-                Some(t) => t.to_owned(),
-            };
-            out.outputs.push(Output::Event {
-                event_type,
-                data: data.replace("\r\n", "\n").replace('\r', "\n"),
-                last_event_id: out.last_event_id.clone(),
-            });
-        }
-    }
-    out
 }
 
 proptest! {
@@ -120,7 +65,7 @@ proptest! {
                 }
             }
         }
-        let want = expected(&accepted);
+        let want = expected_outcome(&accepted);
         prop_assert_eq!(&decode_chunks(&stream, &lens, Decoder::new()), &want);
         prop_assert_eq!(&interpret(&stream), &want);
     }
@@ -128,7 +73,7 @@ proptest! {
     #[test]
     fn slice_sink_and_bufmut_sink_agree(s in spec()) {
         let mut buf = vec![0u8; 4096];
-        match (encode(&s.event_ref(), &mut buf), s.to_server_event().to_bytes()) {
+        match (encode(&s.event_ref(), &mut buf), to_server_event(&s).to_bytes()) {
             (Ok(n), Ok(bytes)) => prop_assert_eq!(&buf[..n], &bytes[..]),
             (Err(a), Err(b)) => prop_assert_eq!(a, b),
             (a, b) => prop_assert!(false, "slice {a:?} but bytes {b:?}"),
@@ -136,26 +81,25 @@ proptest! {
     }
 }
 
-impl Spec {
-    fn to_server_event(&self) -> ServerEvent {
-        let mut e = ServerEvent::new();
-        if let Some(c) = &self.comment {
-            e = e.comment(c.clone());
-        }
-        if let Some(t) = &self.event {
-            e = e.event(t.clone());
-        }
-        if let Some(i) = &self.id {
-            e = e.id(i.clone());
-        }
-        if let Some(ms) = self.retry {
-            e = e.retry(std::time::Duration::from_millis(ms));
-        }
-        if let Some(d) = &self.data {
-            e = e.data(d.clone());
-        }
-        e
+/// The same event through the builder.
+fn to_server_event(s: &Spec) -> ServerEvent {
+    let mut e = ServerEvent::new();
+    if let Some(c) = &s.comment {
+        e = e.comment(c.clone());
     }
+    if let Some(t) = &s.event {
+        e = e.event(t.clone());
+    }
+    if let Some(i) = &s.id {
+        e = e.id(i.clone());
+    }
+    if let Some(ms) = s.retry {
+        e = e.retry(std::time::Duration::from_millis(ms));
+    }
+    if let Some(d) = &s.data {
+        e = e.data(d.clone());
+    }
+    e
 }
 
 #[test]
