@@ -212,16 +212,24 @@ impl fmt::Display for DecodeError {
 
 impl core::error::Error for DecodeError {}
 
-/// A value being read: nothing yet, one piece shared with the input, or
-/// pieces gathered into an owned buffer.
+/// The data buffer: nothing yet, one line shared with the input, or lines
+/// gathered into an owned buffer.
 #[derive(Debug, Default)]
 enum Value {
     #[default]
     Empty,
     Shared(Bytes),
     Owned(BytesMut),
-    /// A whole short value (event type, id).
-    Text(Text),
+}
+
+/// An `event` or `id` value being read: nothing yet, whole in one piece, or
+/// pieces gathered from several chunks.
+#[derive(Debug, Default)]
+enum LineValue {
+    #[default]
+    Empty,
+    Whole(Text),
+    Gathered(BytesMut),
 }
 
 /// Everything the decoder keeps between chunks, apart from the parser.
@@ -232,11 +240,11 @@ struct State {
     /// line and removes from the last.
     data: Value,
     /// The event type buffer.
-    event_type: Value,
+    event_type: LineValue,
     /// The last event ID buffer.
     id_buf: Text,
     /// The `id` line being read, and whether it held a NUL so far.
-    id_line: Value,
+    id_line: LineValue,
     id_nul: bool,
     /// The last event ID string: the buffer as of the last blank line.
     last_event_id: Text,
@@ -322,9 +330,9 @@ impl Decoder {
             st: State {
                 max: DEFAULT_MAX_EVENT_SIZE,
                 data: Value::Empty,
-                event_type: Value::Empty,
+                event_type: LineValue::Empty,
                 id_buf: Text::EMPTY,
-                id_line: Value::Empty,
+                id_line: LineValue::Empty,
                 id_nul: false,
                 last_event_id: Text::EMPTY,
                 retry: None,
@@ -454,8 +462,8 @@ impl State {
         if let Value::Owned(buf) = core::mem::take(&mut self.data) {
             self.keep_spare(buf);
         }
-        self.event_type = Value::Empty;
-        self.id_line = Value::Empty;
+        self.event_type = LineValue::Empty;
+        self.id_line = LineValue::Empty;
     }
 
     /// Keeps an emptied buffer for reuse, unless a larger one is kept already.
@@ -497,11 +505,6 @@ impl State {
                 buf.put_slice(part);
                 self.data = Value::Owned(buf);
             }
-            // Data is never kept as `Text`; were it, it is one whole line.
-            (Value::Text(line), _) => {
-                self.data = Value::Shared(Bytes::copy_from_slice(line.as_bytes()));
-                self.push_data(part, None, first);
-            }
         }
     }
 
@@ -511,7 +514,6 @@ impl State {
         match core::mem::take(&mut self.data) {
             Value::Empty => None,
             Value::Shared(line) => Some(line),
-            Value::Text(line) => Some(Bytes::copy_from_slice(line.as_bytes())),
             Value::Owned(mut buf) => {
                 let data = buf.split().freeze();
                 self.keep_spare(buf);
@@ -524,22 +526,21 @@ impl State {
 /// Sets a value with "set" semantics (`event`, `id`): its first piece
 /// starts over. `whole` is the piece as a [`Text`], when it is the whole
 /// value.
-fn set_piece(value: &mut Value, part: &[u8], whole: Option<Text>, first: bool) {
+fn set_piece(value: &mut LineValue, part: &[u8], whole: Option<Text>, first: bool) {
     match (whole, value) {
-        (Some(text), value) => *value = Value::Text(text),
-        (None, Value::Owned(buf)) if !first => buf.put_slice(part),
-        (None, value) => *value = Value::Owned(BytesMut::from(part)),
+        (Some(text), value) => *value = LineValue::Whole(text),
+        (None, LineValue::Gathered(buf)) if !first => buf.put_slice(part),
+        (None, value) => *value = LineValue::Gathered(BytesMut::from(part)),
     }
 }
 
 /// A finished `event` or `id` value as a [`Text`].
-fn into_text(value: Value) -> Text {
+fn into_text(value: LineValue) -> Text {
     match value {
-        Value::Empty => Text::EMPTY,
-        Value::Text(text) => text,
-        Value::Shared(bytes) => Text::from_bytes(bytes),
-        Value::Owned(buf) if buf.len() <= INLINE => Text::copy(&buf),
-        Value::Owned(buf) => Text::Shared(buf.freeze()),
+        LineValue::Empty => Text::EMPTY,
+        LineValue::Whole(text) => text,
+        LineValue::Gathered(buf) if buf.len() <= INLINE => Text::copy(&buf),
+        LineValue::Gathered(buf) => Text::Shared(buf.freeze()),
     }
 }
 
