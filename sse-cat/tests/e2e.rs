@@ -489,15 +489,21 @@ async fn connection_refused_is_retried_up_to_max_attempts() {
     );
 }
 
-/// Runs the `sse-cat` binary on a URL until it exits, at most 20 s.
-async fn sse_cat_url(args: Vec<String>) -> std::process::Output {
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sse-cat"))
+/// Starts the `sse-cat` binary with its output captured; it is killed if
+/// the test drops it.
+fn spawn_sse_cat(args: Vec<String>) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_sse-cat"))
         .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .expect("sse-cat starts");
+        .expect("sse-cat starts")
+}
+
+/// Runs the `sse-cat` binary on a URL until it exits, at most 20 s.
+async fn sse_cat_url(args: Vec<String>) -> std::process::Output {
+    let child = spawn_sse_cat(args);
     bounded(child.wait_with_output())
         .await
         .expect("sse-cat runs")
@@ -556,13 +562,7 @@ async fn sse_cat_stops_cleanly_on_ctrl_c() {
         Reply::Stream(steps)
     });
     let (url, seen) = serve(script).await;
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sse-cat"))
-        .arg(url)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("sse-cat starts");
+    let child = spawn_sse_cat(vec![url]);
     // Wait (bounded) until it is connected and has had the first event.
     bounded(async {
         while seen.lock().expect("log").is_empty() {
