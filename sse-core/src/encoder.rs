@@ -165,9 +165,49 @@ fn for_each_line<'d>(data: &'d str, mut f: impl FnMut(&'d [u8])) {
 }
 
 /// The length of a field line: `name: value`, or `name:` for an empty value
-/// (no trailing space; both mean the same).
-fn field_len(name: &[u8], value: usize) -> usize {
-    name.len() + 1 + if value == 0 { 0 } else { 1 + value } + 1
+/// (no trailing space; both mean the same). `prefix` is `name: `.
+fn field_len(prefix: &[u8], value: usize) -> usize {
+    prefix.len() + value + 1 - usize::from(value == 0)
+}
+
+/// Checks the parts that must be one line and returns the length of
+/// everything but the data lines.
+fn check(event: &EventRef<'_>) -> Result<usize, EncodeError> {
+    let mut len = 1; // the blank line
+    if let Some(c) = event.comment {
+        single_line(Line::Comment, c)?;
+        len += field_len(b": ", c.len());
+    }
+    if let Some(t) = event.event {
+        single_line(Line::Event, t)?;
+        len += field_len(b"event: ", t.len());
+    }
+    if let Some(id) = event.id {
+        single_line(Line::Id, id)?;
+        if let Some(at) = memchr::memchr(0, id.as_bytes()) {
+            return Err(EncodeError::NulInId { at });
+        }
+        len += field_len(b"id: ", id.len());
+    }
+    if let Some(ms) = event.retry {
+        len += field_len(b"retry: ", digits(ms));
+    }
+    Ok(len)
+}
+
+/// The exact length of the data lines.
+fn data_len(data: Option<&str>) -> usize {
+    let mut len = 0;
+    if let Some(data) = data {
+        for_each_line(data, |line| len += field_len(b"data: ", line.len()));
+    }
+    len
+}
+
+/// A bound on the length of the data lines that needs no scan: each of at
+/// most `n + 1` lines adds at most `data: ` and a line end to its bytes.
+fn data_len_bound(data: Option<&str>) -> usize {
+    data.map_or(0, |d| d.len().saturating_mul(8).saturating_add(7))
 }
 
 /// The bytes [`encode`] would write for `event`.
@@ -177,34 +217,32 @@ fn field_len(name: &[u8], value: usize) -> usize {
 /// [`EncodeError::LineBreak`] or [`EncodeError::NulInId`] when the event
 /// cannot be written without changing its meaning.
 pub fn encoded_len(event: &EventRef<'_>) -> Result<usize, EncodeError> {
-    let mut len = 1; // the blank line
-    if let Some(c) = event.comment {
-        single_line(Line::Comment, c)?;
-        len += 1 + if c.is_empty() { 0 } else { 1 + c.len() } + 1;
+    Ok(check(event)? + data_len(event.data))
+}
+
+/// Checks `event` and makes sure that `room` bytes are enough for it: at
+/// once when they are enough for any data of its length (one pass over the
+/// data, when writing it), or by measuring the data lines (a second pass).
+fn fits(event: &EventRef<'_>, room: usize) -> Result<(), EncodeError> {
+    let fixed = check(event)?;
+    if room >= fixed.saturating_add(data_len_bound(event.data)) {
+        return Ok(());
     }
-    if let Some(t) = event.event {
-        single_line(Line::Event, t)?;
-        len += field_len(b"event", t.len());
+    let required = fixed + data_len(event.data);
+    if room < required {
+        return Err(EncodeError::TooSmall {
+            required,
+            available: room,
+        });
     }
-    if let Some(id) = event.id {
-        single_line(Line::Id, id)?;
-        if let Some(at) = memchr::memchr(0, id.as_bytes()) {
-            return Err(EncodeError::NulInId { at });
-        }
-        len += field_len(b"id", id.len());
-    }
-    if let Some(ms) = event.retry {
-        len += field_len(b"retry", digits(ms));
-    }
-    if let Some(data) = event.data {
-        for_each_line(data, |line| len += field_len(b"data", line.len()));
-    }
-    Ok(len)
+    Ok(())
 }
 
 /// Where encoded bytes go. Callers check the room first.
 trait Out {
     fn put(&mut self, bytes: &[u8]);
+    /// The bytes written so far.
+    fn written(&self) -> usize;
 }
 
 /// A slice with a write position. Writing past its end is impossible by the
@@ -223,33 +261,34 @@ impl Out for SliceOut<'_> {
             self.pos = end;
         }
     }
+
+    fn written(&self) -> usize {
+        self.pos
+    }
 }
 
-fn put_field(out: &mut impl Out, name: &[u8], value: &[u8]) {
-    out.put(name);
-    out.put(b":");
-    if !value.is_empty() {
-        out.put(b" ");
+/// Writes `prefix` (`name: `) and `value` as one line; an empty value as
+/// `name:`.
+fn put_field(out: &mut impl Out, prefix: &[u8], value: &[u8]) {
+    if value.is_empty() {
+        out.put(&prefix[..prefix.len() - 1]);
+    } else {
+        out.put(prefix);
         out.put(value);
     }
     out.put(b"\n");
 }
 
-/// Writes a validated event.
+/// Writes a checked event.
 fn write(event: &EventRef<'_>, out: &mut impl Out) {
     if let Some(c) = event.comment {
-        out.put(b":");
-        if !c.is_empty() {
-            out.put(b" ");
-            out.put(c.as_bytes());
-        }
-        out.put(b"\n");
+        put_field(out, b": ", c.as_bytes());
     }
     if let Some(t) = event.event {
-        put_field(out, b"event", t.as_bytes());
+        put_field(out, b"event: ", t.as_bytes());
     }
     if let Some(id) = event.id {
-        put_field(out, b"id", id.as_bytes());
+        put_field(out, b"id: ", id.as_bytes());
     }
     if let Some(ms) = event.retry {
         let mut digits = [0u8; 20];
@@ -263,12 +302,12 @@ fn write(event: &EventRef<'_>, out: &mut impl Out) {
                 break;
             }
         }
-        put_field(out, b"retry", &digits[at..]);
+        put_field(out, b"retry: ", &digits[at..]);
     }
     if let Some(data) = event.data {
         // `data: ` then the line: the one space the parser removes is ours,
         // so a line's own leading space survives.
-        for_each_line(data, |line| put_field(out, b"data", line));
+        for_each_line(data, |line| put_field(out, b"data: ", line));
     }
     out.put(b"\n");
 }
@@ -301,16 +340,10 @@ fn write(event: &EventRef<'_>, out: &mut impl Out) {
 /// # Ok::<(), EncodeError>(())
 /// ```
 pub fn encode(event: &EventRef<'_>, out: &mut [u8]) -> Result<usize, EncodeError> {
-    let required = encoded_len(event)?;
-    if out.len() < required {
-        return Err(EncodeError::TooSmall {
-            required,
-            available: out.len(),
-        });
-    }
+    fits(event, out.len())?;
     let mut out = SliceOut { buf: out, pos: 0 };
     write(event, &mut out);
-    Ok(out.pos)
+    Ok(out.written())
 }
 
 #[cfg(feature = "alloc")]
@@ -318,16 +351,24 @@ pub use owned::{encode_to, ServerEvent};
 
 #[cfg(feature = "alloc")]
 mod owned {
-    use super::{encoded_len, write, EncodeError, EventRef, Out};
+    use super::{fits, write, EncodeError, EventRef, Out};
     use alloc::string::String;
     use bytes::{BufMut, Bytes, BytesMut};
     use core::time::Duration;
 
-    struct BufOut<'b, B: BufMut>(&'b mut B);
+    struct BufOut<'b, B: BufMut> {
+        buf: &'b mut B,
+        written: usize,
+    }
 
     impl<B: BufMut> Out for BufOut<'_, B> {
         fn put(&mut self, bytes: &[u8]) {
-            self.0.put_slice(bytes);
+            self.buf.put_slice(bytes);
+            self.written += bytes.len();
+        }
+
+        fn written(&self) -> usize {
+            self.written
         }
     }
 
@@ -340,15 +381,12 @@ mod owned {
     /// cannot grow enough (a fixed-size `BufMut`). On error, nothing is
     /// written.
     pub fn encode_to<B: BufMut>(event: &EventRef<'_>, buf: &mut B) -> Result<usize, EncodeError> {
-        let required = encoded_len(event)?;
-        if buf.remaining_mut() < required {
-            return Err(EncodeError::TooSmall {
-                required,
-                available: buf.remaining_mut(),
-            });
-        }
-        write(event, &mut BufOut(buf));
-        Ok(required)
+        // A growable buffer (`BytesMut`, `Vec`) has room for any event, so
+        // the data is read once, as it is written.
+        fits(event, buf.remaining_mut())?;
+        let mut out = BufOut { buf, written: 0 };
+        write(event, &mut out);
+        Ok(out.written)
     }
 
     /// An event for a server to send, built in the shape axum and actix
@@ -462,15 +500,28 @@ mod owned {
             encode_to(&self.as_event_ref(), buf)
         }
 
+        /// The bytes the event takes when its data is one line, found
+        /// without reading the data: room to reserve before writing it.
+        pub(crate) fn size_hint(&self) -> usize {
+            let part = |p: &Option<String>| p.as_ref().map_or(0, |s| s.len() + 8);
+            part(&self.comment)
+                + part(&self.event)
+                + part(&self.id)
+                + part(&self.data)
+                + self.retry.map_or(0, |_| 28)
+                + 1
+        }
+
         /// The event's bytes.
         ///
         /// # Errors
         ///
         /// [`EncodeError::LineBreak`] or [`EncodeError::NulInId`].
         pub fn to_bytes(&self) -> Result<Bytes, EncodeError> {
-            let event = self.as_event_ref();
-            let mut buf = BytesMut::with_capacity(encoded_len(&event)?);
-            encode_to(&event, &mut buf)?;
+            // Room for data of one line: enough for most events, and the
+            // buffer grows for the others.
+            let mut buf = BytesMut::with_capacity(self.size_hint());
+            encode_to(&self.as_event_ref(), &mut buf)?;
             Ok(buf.freeze())
         }
     }
@@ -585,6 +636,58 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(text(max), ":\nid:\nretry: 18446744073709551615\n\n");
+    }
+
+    #[test]
+    fn the_one_pass_and_the_measured_path_write_the_same_bytes() {
+        // A buffer of at least 8 bytes per data byte is written at once; a
+        // smaller one is measured first. Both must agree, down to the exact
+        // fit, and one byte less must be refused.
+        let events = [
+            EventRef {
+                comment: Some("c"),
+                event: Some("t"),
+                id: Some(""),
+                retry: Some(1500),
+                data: Some("a\r\nb\rc\n"),
+            },
+            EventRef {
+                data: Some("\n\n\n"),
+                ..Default::default()
+            },
+            EventRef {
+                data: Some(""),
+                ..Default::default()
+            },
+            EventRef {
+                id: Some("42"),
+                ..Default::default()
+            },
+        ];
+        for event in events {
+            let n = encoded_len(&event).expect("valid");
+            let mut big = [0u8; 256];
+            let wrote = encode(&event, &mut big).expect("fits");
+            assert_eq!(wrote, n, "{event:?}");
+            let mut exact = std::vec![0u8; n];
+            assert_eq!(encode(&event, &mut exact), Ok(n), "{event:?}");
+            assert_eq!(exact[..], big[..n], "{event:?}");
+            assert_eq!(
+                encode(&event, &mut exact[..n - 1]),
+                Err(EncodeError::TooSmall {
+                    required: n,
+                    available: n - 1
+                })
+            );
+        }
+        // The bound holds for the worst case: every byte a line break.
+        let worst = "\r".repeat(50);
+        let event = EventRef {
+            data: Some(&worst),
+            ..Default::default()
+        };
+        let n = encoded_len(&event).expect("valid");
+        assert!(n <= 1 + data_len_bound(Some(&worst)), "{n}");
     }
 
     #[test]

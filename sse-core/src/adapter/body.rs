@@ -25,7 +25,7 @@ use core::task::{Context, Poll};
 use std::boxed::Box;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use http::header::{HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use http_body::Frame;
@@ -47,7 +47,13 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub struct SseBody<S> {
     events: S,
     keep_alive: Option<(Duration, Pin<Box<Sleep>>)>,
+    /// Events are written here and split off as frames: one allocation
+    /// serves many small events, and is reused once hyper has sent them.
+    buf: BytesMut,
 }
+
+/// The size of the blocks [`SseBody`] writes frames into.
+const BLOCK: usize = 8 * 1024;
 
 impl<S> core::fmt::Debug for SseBody<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -69,6 +75,7 @@ impl<S> SseBody<S> {
         SseBody {
             events,
             keep_alive: interval.map(|d| (d, Box::pin(tokio::time::sleep(d)))),
+            buf: BytesMut::new(),
         }
     }
 }
@@ -90,7 +97,16 @@ where
                 if let Some((interval, sleep)) = &mut this.keep_alive {
                     sleep.as_mut().reset(Instant::now() + *interval);
                 }
-                Poll::Ready(Some(event.to_bytes().map(Frame::data)))
+                let buf = &mut this.buf;
+                if buf.capacity() < event.size_hint() {
+                    // Reuses the block if every frame cut from it is gone.
+                    buf.reserve(event.size_hint().max(BLOCK));
+                }
+                Poll::Ready(Some(
+                    event
+                        .encode_to(buf)
+                        .map(|_| Frame::data(buf.split().freeze())),
+                ))
             }
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {
@@ -134,4 +150,56 @@ pub fn last_event_id(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|id| !id.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::string::{String, ToString};
+    use std::vec::Vec;
+
+    /// Polls `body` to its end (its stream is always ready), keeping every
+    /// frame alive so that a block reused too early would show.
+    fn frames<S: Stream<Item = ServerEvent> + Unpin>(
+        body: SseBody<S>,
+    ) -> Vec<Result<Bytes, EncodeError>> {
+        let mut body = core::pin::pin!(body);
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        let mut out = Vec::new();
+        for _ in 0..10_000 {
+            match http_body::Body::poll_frame(body.as_mut(), &mut cx) {
+                Poll::Ready(Some(frame)) => {
+                    out.push(frame.map(|f| f.into_data().expect("a data frame")))
+                }
+                Poll::Ready(None) => return out,
+                Poll::Pending => panic!("an always-ready stream made the body wait"),
+            }
+        }
+        panic!("the body did not end");
+    }
+
+    #[test]
+    fn each_frame_is_its_event_alone_across_blocks() {
+        // Sizes around and above the block, so that frames are cut from a
+        // block, cross into a new one, and exceed it; a refused event in
+        // the middle writes nothing.
+        let mut events = Vec::new();
+        for i in 0..200usize {
+            let data: String = "x".repeat((i * 97) % (3 * BLOCK));
+            events.push(ServerEvent::new().id(i.to_string()).data(data));
+            if i == 100 {
+                events.push(ServerEvent::new().event("bad\n").data("refused"));
+            }
+        }
+        let want: Vec<_> = events.iter().map(ServerEvent::to_bytes).collect();
+        let got = frames(SseBody::with_keep_alive(
+            futures_util::stream::iter(events),
+            None,
+        ));
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g, w, "frame {i}");
+        }
+        assert!(got[101].is_err());
+    }
 }
