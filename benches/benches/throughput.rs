@@ -1,5 +1,6 @@
-//! Parse throughput: the memchr ceiling, our parser and decoder, and the
-//! peers, side by side on the same chunks of the same corpora.
+//! Parse throughput: the memchr ceiling, our parser, decoder and stream
+//! adapter, and the peers, side by side on the same chunks of the same
+//! corpora; then encode throughput, ours and the peers'.
 //!
 //! One criterion group per case (`small/4k`, `small/1-64`, `large/4k`,
 //! `multiline/4k`, `crlf/4k`, `cr/4k`), one function per contender, all in
@@ -10,7 +11,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sse_benches::{cases, Contender};
+use sse_benches::{cases, encode_cases, Contender, Encoder, Scratch};
 
 fn parse(c: &mut Criterion) {
     for case in cases() {
@@ -28,14 +29,26 @@ fn parse(c: &mut Criterion) {
     }
 }
 
-// ENCODER (to do): the sse-core encoder (`sse_core::encode` into a slice,
-// `encode_to` into a `BufMut`) is not benchmarked yet. Its benchmark goes here as a
-// second function (`fn encode(c: &mut Criterion)`, added to the group
-// below): encode the events of each corpus (decoded once, outside the
-// timing) into a reused buffer, with `Throughput::Bytes` of the encoded
-// output, next to the peers that encode (`sse-stream`'s `Sse::encode`).
-// The `stream` adapter is a `Contender` (see `sse_benches::contenders`) and
-// is picked up by `parse` above.
+/// Encode throughput: our encoder and the peers' on the events of three
+/// corpora (decoded once, outside the timing), in bytes of our encoding.
+/// Groups `encode/small`, `encode/large`, `encode/multiline`; one function
+/// per encoder (see `sse_benches::encoders`).
+fn encode(c: &mut Criterion) {
+    for case in encode_cases() {
+        let mut group = c.benchmark_group(format!("encode/{}", case.name()));
+        group.throughput(Throughput::Bytes(case.bytes as u64));
+        group.sample_size(20);
+        group.warm_up_time(Duration::from_millis(500));
+        group.measurement_time(Duration::from_secs(2));
+        let mut scratch = Scratch::for_items(&case.items);
+        for encoder in Encoder::ALL {
+            group.bench_function(encoder.name(), |b| {
+                b.iter(|| encoder.run(&case.items, &mut scratch))
+            });
+        }
+        group.finish();
+    }
+}
 
-criterion_group!(benches, parse);
+criterion_group!(benches, parse, encode);
 criterion_main!(benches);

@@ -78,12 +78,9 @@ pub enum Contender {
     /// ([`sse_core::Event::data`], which checks UTF-8), as the peers that
     /// hand out `String`s do before the caller sees the event.
     DecoderText,
-    // STREAM ADAPTER (to do): sse-core's `stream` adapter lands later. Add
-    // it here as `Contender::Stream` (role `Ours`, driven like the peers'
-    // streams: `drain` over `byte_stream(chunks)`), with its arms in `name`,
-    // `role`, `driven`, `run` and `events`, and in `ALL`: the report and the
-    // criterion benches pick up every variant in `ALL`. The encoder is
-    // measured apart (it writes, not reads): see `benches/throughput.rs`.
+    /// Our `stream` adapter (`sse_core::adapter::stream::EventStream`), driven
+    /// like the peers' streams.
+    Stream,
     /// `eventsource-stream` 0.2: `EventStream` over a byte stream.
     EventsourceStream,
     /// `sse-stream` 0.3: `SseByteStream` over a byte stream.
@@ -101,11 +98,12 @@ pub enum Contender {
 
 impl Contender {
     /// Every contender, in report order.
-    pub const ALL: [Contender; 10] = [
+    pub const ALL: [Contender; 11] = [
         Contender::Memchr,
         Contender::Parser,
         Contender::Decoder,
         Contender::DecoderText,
+        Contender::Stream,
         Contender::EventsourceStream,
         Contender::SseStream,
         Contender::Sseer,
@@ -121,6 +119,7 @@ impl Contender {
             Contender::Parser => "sse-core parser",
             Contender::Decoder => "sse-core decoder",
             Contender::DecoderText => "sse-core decoder + str",
+            Contender::Stream => "sse-core stream adapter",
             Contender::EventsourceStream => "eventsource-stream 0.2.3",
             Contender::SseStream => "sse-stream 0.3.0",
             Contender::Sseer => "sseer 0.3.1",
@@ -134,7 +133,9 @@ impl Contender {
     pub const fn role(self) -> Role {
         match self {
             Contender::Memchr => Role::Ceiling,
-            Contender::Parser | Contender::Decoder | Contender::DecoderText => Role::Ours,
+            Contender::Parser | Contender::Decoder | Contender::DecoderText | Contender::Stream => {
+                Role::Ours
+            }
             _ => Role::Peer,
         }
     }
@@ -146,7 +147,8 @@ impl Contender {
             Contender::Parser => "Parser::feed per chunk, counting sink",
             Contender::Decoder => "Decoder::frames per chunk",
             Contender::DecoderText => "Decoder::frames per chunk, Event::data()",
-            Contender::EventsourceStream
+            Contender::Stream
+            | Contender::EventsourceStream
             | Contender::SseStream
             | Contender::Sseer
             | Contender::EventsourceClient => "Stream over stream::iter(chunks), no-op waker",
@@ -198,6 +200,17 @@ impl Contender {
                     }
                 }
                 decoder.finish();
+            }
+            Contender::Stream => {
+                drain(
+                    sse_core::adapter::stream::EventStream::new(byte_stream(chunks)),
+                    |item| {
+                        if let Ok(Frame::Event(event)) = item {
+                            black_box(event.data_bytes().len());
+                            n += 1;
+                        }
+                    },
+                );
             }
             Contender::EventsourceStream => {
                 use eventsource_stream::Eventsource;
@@ -287,6 +300,20 @@ impl Contender {
                         }
                     }
                 }
+            }
+            Contender::Stream => {
+                drain(
+                    sse_core::adapter::stream::EventStream::new(byte_stream(chunks)),
+                    |item| match item {
+                        Ok(Frame::Event(e)) if error.is_none() => {
+                            out.push(Ev::new(&e.event_type(), &e.data(), &e.last_event_id()))
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            error.get_or_insert(e.to_string());
+                        }
+                    },
+                );
             }
             Contender::EventsourceStream => {
                 use eventsource_stream::Eventsource;

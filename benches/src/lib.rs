@@ -1,5 +1,5 @@
 //! Benchmarks of sse-core: throughput and allocations of our parser and
-//! decoder, of the crates a user would otherwise pick, and of a `memchr` scan
+//! decoder and encoder, of the crates a user would otherwise pick, and of a `memchr` scan
 //! of the same bytes, the ceiling no parser can pass.
 //!
 //! The criterion benchmarks (`cargo bench -p sse-benches`) and the report
@@ -9,6 +9,8 @@
 
 pub mod contenders;
 pub mod corpus;
+pub mod encoders;
 
 pub use contenders::{Contender, Ev, Outcome, Role};
 pub use corpus::{cases, Case, Chunking, Corpus};
+pub use encoders::{encode_cases, EncodeCase, Encoder, Scratch};

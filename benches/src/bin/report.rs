@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use sse_benches::{cases, Case, Contender, Ev, Outcome, Role};
+use sse_benches::{cases, encode_cases, Case, Contender, Encoder, Ev, Outcome, Role, Scratch};
 
 /// Counts allocations while [`COUNTING`] is set. While it is not (during the
 /// timed runs) the only cost is one relaxed load, so that peers that allocate
@@ -64,11 +64,11 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Allocations (including reallocations) made by one pass.
-fn allocations(contender: Contender, case: &Case) -> u64 {
+/// Allocations (including reallocations) made by one call of `pass`.
+fn allocations(pass: impl FnOnce()) -> u64 {
     ALLOCS.store(0, Relaxed);
     COUNTING.store(true, Relaxed);
-    contender.run(&case.chunks);
+    pass();
     COUNTING.store(false, Relaxed);
     ALLOCS.load(Relaxed)
 }
@@ -92,37 +92,42 @@ fn cpu_time() -> Option<Duration> {
     None
 }
 
-/// One timed run: whole passes over the case until `budget` of wall-clock
-/// time has elapsed (at least one pass). Returns MB/s (10^6 bytes a second)
-/// of on-CPU time, or of wall-clock time where there is no CPU clock.
-fn timed_run(contender: Contender, case: &Case, budget: Duration) -> f64 {
+/// One timed run: whole passes (`pass`) until `budget` of wall-clock time has
+/// elapsed (at least one pass). Returns MB/s (10^6 bytes a second, `bytes` a
+/// pass) of on-CPU time, or of wall-clock time where there is no CPU clock.
+fn timed_run(pass: &mut dyn FnMut(), bytes: usize, budget: Duration) -> f64 {
     let start = Instant::now();
     let cpu_start = cpu_time();
     let mut passes = 0u64;
     while passes == 0 || start.elapsed() < budget {
-        contender.run(&case.chunks);
+        pass();
         passes += 1;
     }
     let elapsed = match (cpu_start, cpu_time()) {
         (Some(a), Some(b)) if b > a => b - a,
         _ => start.elapsed(),
     };
-    (case.len() as u64 * passes) as f64 / elapsed.as_secs_f64() / 1e6
+    (bytes as u64 * passes) as f64 / elapsed.as_secs_f64() / 1e6
 }
 
-/// The median throughput of each contender on one case, over `runs` runs of
-/// `budget / runs` each. The runs are interleaved (contender after
-/// contender, round after round), so that a burst of load from elsewhere on
-/// the machine slows every contender alike instead of one.
-fn throughputs(contenders: &[Contender], case: &Case, budget: Duration, runs: u32) -> Vec<f64> {
-    for &c in contenders {
-        c.run(&case.chunks); // warm up caches and lazily built state
+/// The median throughput of each of `passes` (each doing `bytes` a pass),
+/// over `runs` runs of `budget / runs` each. The runs are interleaved
+/// (contender after contender, round after round), so that a burst of load
+/// from elsewhere on the machine slows every contender alike instead of one.
+fn throughputs(
+    passes: &mut [Box<dyn FnMut() + '_>],
+    bytes: usize,
+    budget: Duration,
+    runs: u32,
+) -> Vec<f64> {
+    for pass in passes.iter_mut() {
+        pass(); // warm up caches and lazily built state
     }
     let per_run = budget / runs;
-    let mut rates = vec![Vec::new(); contenders.len()];
+    let mut rates = vec![Vec::new(); passes.len()];
     for _ in 0..runs {
-        for (i, &c) in contenders.iter().enumerate() {
-            rates[i].push(timed_run(c, case, per_run));
+        for (i, pass) in passes.iter_mut().enumerate() {
+            rates[i].push(timed_run(pass, bytes, per_run));
         }
     }
     rates
@@ -284,13 +289,72 @@ fn main() {
     let mut allocs: HashMap<(Contender, usize), u64> = HashMap::new();
     for (ci, case) in cases.iter().enumerate() {
         for &c in &contenders {
-            allocs.insert((c, ci), allocations(c, case));
+            allocs.insert(
+                (c, ci),
+                allocations(|| {
+                    c.run(&case.chunks);
+                }),
+            );
         }
-        let rates = throughputs(&contenders, case, budget, runs);
+        let mut passes: Vec<Box<dyn FnMut()>> = contenders
+            .iter()
+            .map(|&c| {
+                Box::new(move || {
+                    c.run(&case.chunks);
+                }) as Box<dyn FnMut()>
+            })
+            .collect();
+        let rates = throughputs(&mut passes, case.len(), budget, runs);
         for (&c, r) in contenders.iter().zip(rates) {
             rate.insert((c, ci), r);
         }
     }
+    // The encoders, on the events of three corpora.
+    let enc_cases = encode_cases();
+    let encoders = Encoder::ALL;
+    let mut enc_verdict: HashMap<(Encoder, usize), Result<(), String>> = HashMap::new();
+    let mut enc_rate: HashMap<(Encoder, usize), f64> = HashMap::new();
+    let mut enc_allocs: HashMap<(Encoder, usize), u64> = HashMap::new();
+    for (ci, case) in enc_cases.iter().enumerate() {
+        let mut scratch = Scratch::for_items(&case.items);
+        for &e in &encoders {
+            enc_verdict.insert((e, ci), e.output(&case.items).map(drop));
+            enc_allocs.insert(
+                (e, ci),
+                allocations(|| {
+                    e.run(&case.items, &mut scratch);
+                }),
+            );
+        }
+        let mut scratches: Vec<Scratch> = encoders
+            .iter()
+            .map(|_| Scratch::for_items(&case.items))
+            .collect();
+        let mut passes: Vec<Box<dyn FnMut() + '_>> = encoders
+            .iter()
+            .zip(scratches.iter_mut())
+            .map(|(&e, scratch)| {
+                let items = &case.items;
+                Box::new(move || {
+                    e.run(items, scratch);
+                }) as Box<dyn FnMut() + '_>
+            })
+            .collect();
+        let rates = throughputs(&mut passes, case.bytes, budget, runs);
+        for (&e, r) in encoders.iter().zip(rates) {
+            enc_rate.insert((e, ci), r);
+        }
+    }
+    let enc_best_peer: Vec<Option<(Encoder, f64)>> = (0..enc_cases.len())
+        .map(|ci| {
+            encoders
+                .iter()
+                .filter(|&&e| !e.is_ours() && enc_verdict[&(e, ci)].is_ok())
+                .map(|&e| (e, enc_rate[&(e, ci)]))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+        })
+        .collect();
+
     let best_peer: Vec<Option<(Contender, f64)>> = (0..cases.len())
         .map(|ci| {
             contenders
@@ -456,6 +520,61 @@ fn main() {
         let _ = writeln!(w, "\n{}", notes.join("\n"));
     }
 
+    let _ = writeln!(w, "\n## Encoders, MB/s of output\n");
+    let _ = writeln!(
+        w,
+        "The events of each corpus, decoded once, written again from strings \
+         (see `src/encoders.rs`). MB = 10^6 bytes of our encoding of the case, \
+         the same unit for every row. *body*: the crate's `http_body::Body` \
+         polled to the end. Last column group: the ratio to the fastest \
+         correct peer row on that case. ✗: output that does not decode to the \
+         events given.\n"
+    );
+    let _ = write!(w, "| encoder |");
+    for case in &enc_cases {
+        let _ = write!(w, " {} ({} events) |", case.name(), case.items.len());
+    }
+    for case in &enc_cases {
+        let _ = write!(w, " {} vs peer |", case.name());
+    }
+    for case in &enc_cases {
+        let _ = write!(w, " {} allocs/event |", case.name());
+    }
+    let _ = write!(w, "\n| --- |");
+    for _ in 0..enc_cases.len() * 3 {
+        let _ = write!(w, " ---: |");
+    }
+    w.push('\n');
+    for &e in &encoders {
+        let _ = write!(w, "| {} |", e.name());
+        for ci in 0..enc_cases.len() {
+            let mark = if enc_verdict[&(e, ci)].is_ok() {
+                ""
+            } else {
+                " ✗"
+            };
+            let _ = write!(w, " {}{mark} |", mbs(enc_rate[&(e, ci)]));
+        }
+        for (ci, best) in enc_best_peer.iter().enumerate() {
+            match best {
+                Some((_, r)) => {
+                    let _ = write!(w, " {:.2}x |", enc_rate[&(e, ci)] / r);
+                }
+                None => w.push_str(" — |"),
+            }
+        }
+        for (ci, case) in enc_cases.iter().enumerate() {
+            let per = enc_allocs[&(e, ci)] as f64 / case.items.len() as f64;
+            let _ = write!(w, " {per:.3} |");
+        }
+        w.push('\n');
+    }
+    for ((e, ci), v) in &enc_verdict {
+        if let Err(why) = v {
+            let _ = writeln!(w, "\n- {}, {}: {why}", e.name(), enc_cases[*ci].name());
+        }
+    }
+
     // The targets of benches/README.md.
     let _ = writeln!(w, "\n## Targets\n");
     let _ = writeln!(w, "| target | case | measured | met |");
@@ -517,6 +636,56 @@ fn main() {
             cases[ci].name(),
             yes(per <= 0.1)
         );
+    }
+    if let Some(ci) = enc_cases
+        .iter()
+        .position(|c| c.corpus == sse_benches::Corpus::SmallEvents)
+    {
+        let r = enc_rate[&(Encoder::EncodeTo, ci)];
+        let _ = writeln!(
+            w,
+            "| encoder ≥ 1 GB/s into a reused buffer (`encode_to`) | {} | {} MB/s | {} |",
+            enc_cases[ci].name(),
+            mbs(r),
+            yes(r >= 1000.0)
+        );
+    }
+    // The encoder against each peer's encoder; then like for like: our
+    // owned event and our body, which copy the strings as the peers do.
+    for (ci, case) in enc_cases.iter().enumerate() {
+        let peers = [
+            Encoder::AxumBody,
+            Encoder::SseStream,
+            Encoder::SseStreamBody,
+        ];
+        for peer in peers {
+            let x = enc_rate[&(Encoder::EncodeTo, ci)] / enc_rate[&(peer, ci)];
+            let _ = writeln!(
+                w,
+                "| {} faster than {} | {} | {x:.2}x | {} |",
+                Encoder::EncodeTo.name(),
+                peer.name(),
+                case.name(),
+                yes(x > 1.0)
+            );
+        }
+    }
+    for (ci, case) in enc_cases.iter().enumerate() {
+        for (ours, peer) in [
+            (Encoder::SseCoreBody, Encoder::AxumBody),
+            (Encoder::SseCoreBody, Encoder::SseStreamBody),
+            (Encoder::ServerEvent, Encoder::SseStream),
+        ] {
+            let x = enc_rate[&(ours, ci)] / enc_rate[&(peer, ci)];
+            let _ = writeln!(
+                w,
+                "| like for like: {} faster than {} | {} | {x:.2}x | {} |",
+                ours.name(),
+                peer.name(),
+                case.name(),
+                yes(x > 1.0)
+            );
+        }
     }
     let _ = writeln!(
         w,
