@@ -50,6 +50,86 @@ pub struct SseBody<S> {
     /// Events are written here and split off as frames: one allocation
     /// serves many small events, and is reused once hyper has sent them.
     buf: BytesMut,
+    ending: Option<Ending>,
+    ended: bool,
+}
+
+/// When a body ends on its own, for a server that prefers polling to
+/// streaming on some connections (near its connection limit, say).
+///
+/// The standard lets a server close a stream at any time: the client
+/// reconnects after its reconnection time and sends `Last-Event-ID`, so a
+/// server that resumes from that ID loses nothing. A body with an
+/// `EndAfter` ends after `events` events or after `time`, whichever comes
+/// first, and sends `retry` just before it ends, so that the client comes
+/// back after that delay.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use futures_util::stream;
+/// use http_body_util::BodyExt;
+/// use sse_core::adapter::body::{EndAfter, SseBody};
+/// use sse_core::ServerEvent;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let events = stream::iter((1..=5).map(|i| ServerEvent::new().id(i.to_string()).data("x")));
+/// let end = EndAfter::events(2).retry(Duration::from_secs(1));
+/// let body = SseBody::with_keep_alive(events, None).end_after(end);
+/// let bytes = body.collect().await.unwrap().to_bytes();
+/// assert_eq!(bytes, "id: 1\ndata: x\n\nid: 2\ndata: x\n\nretry: 1000\n\n");
+/// # });
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndAfter {
+    events: Option<u64>,
+    time: Option<Duration>,
+    retry: Option<Duration>,
+}
+
+impl EndAfter {
+    /// End after `n` events (at least one: a poll must make progress).
+    pub fn events(n: u64) -> Self {
+        EndAfter {
+            events: Some(n.max(1)),
+            ..EndAfter::default()
+        }
+    }
+
+    /// End after `time`, counted from the body's creation; waiting for an
+    /// event or not.
+    pub fn time(time: Duration) -> Self {
+        EndAfter {
+            time: Some(time),
+            ..EndAfter::default()
+        }
+    }
+
+    /// Also end after `n` events, if that comes first.
+    pub fn or_events(mut self, n: u64) -> Self {
+        self.events = Some(n.max(1));
+        self
+    }
+
+    /// Also end after `time`, if that comes first.
+    pub fn or_time(mut self, time: Duration) -> Self {
+        self.time = Some(time);
+        self
+    }
+
+    /// Send `retry` (the client's reconnection time) as the last block.
+    pub fn retry(mut self, retry: Duration) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+}
+
+/// The state of a body with an [`EndAfter`].
+struct Ending {
+    events_left: Option<u64>,
+    deadline: Option<Pin<Box<Sleep>>>,
+    retry: Option<Duration>,
 }
 
 /// The size of the blocks [`SseBody`] writes frames into.
@@ -76,6 +156,34 @@ impl<S> SseBody<S> {
             events,
             keep_alive: interval.map(|d| (d, Box::pin(tokio::time::sleep(d)))),
             buf: BytesMut::new(),
+            ending: None,
+            ended: false,
+        }
+    }
+
+    /// Ends the body after some events or some time; see [`EndAfter`].
+    /// Needs a tokio runtime with time enabled when a time is set.
+    pub fn end_after(mut self, end: EndAfter) -> Self {
+        self.ending = Some(Ending {
+            events_left: end.events,
+            deadline: end.time.map(|t| Box::pin(tokio::time::sleep(t))),
+            retry: end.retry,
+        });
+        self
+    }
+
+    /// Ends the body: the `retry` block if one is set, then the end.
+    fn end(&mut self) -> Poll<Option<Result<Frame<Bytes>, EncodeError>>> {
+        self.ended = true;
+        let retry = self.ending.as_ref().and_then(|e| e.retry);
+        match retry {
+            Some(retry) => Poll::Ready(Some(Ok(Frame::data(
+                ServerEvent::new()
+                    .retry(retry)
+                    .to_bytes()
+                    .unwrap_or_else(|_| Bytes::new()),
+            )))),
+            None => Poll::Ready(None),
         }
     }
 }
@@ -92,8 +200,28 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, EncodeError>>> {
         let this = self.get_mut();
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        if let Some(ending) = &mut this.ending {
+            if ending.events_left == Some(0) {
+                return this.end();
+            }
+            if let Some(deadline) = &mut ending.deadline {
+                if deadline.as_mut().poll(cx).is_ready() {
+                    return this.end();
+                }
+            }
+        }
         match Pin::new(&mut this.events).poll_next(cx) {
             Poll::Ready(Some(event)) => {
+                if let Some(Ending {
+                    events_left: Some(n),
+                    ..
+                }) = &mut this.ending
+                {
+                    *n -= 1;
+                }
                 if let Some((interval, sleep)) = &mut this.keep_alive {
                     sleep.as_mut().reset(Instant::now() + *interval);
                 }
@@ -108,7 +236,10 @@ where
                         .map(|_| Frame::data(buf.split().freeze())),
                 ))
             }
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                this.ended = true;
+                Poll::Ready(None)
+            }
             Poll::Pending => {
                 if let Some((interval, sleep)) = &mut this.keep_alive {
                     if sleep.as_mut().poll(cx).is_ready() {
@@ -155,6 +286,7 @@ pub fn last_event_id(headers: &HeaderMap) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::StreamExt;
     use std::string::{String, ToString};
     use std::vec::Vec;
 
@@ -201,5 +333,50 @@ mod tests {
             assert_eq!(g, w, "frame {i}");
         }
         assert!(got[101].is_err());
+    }
+
+    #[test]
+    fn end_after_events_sends_the_retry_block_then_ends() {
+        let events =
+            futures_util::stream::iter((0..10).map(|i| ServerEvent::new().data(i.to_string())));
+        let end = EndAfter::events(3).retry(Duration::from_millis(250));
+        let got = frames(SseBody::with_keep_alive(events, None).end_after(end));
+        let got: Vec<_> = got.into_iter().map(|f| f.expect("valid")).collect();
+        assert_eq!(
+            got,
+            [
+                "data: 0\n\n",
+                "data: 1\n\n",
+                "data: 2\n\n",
+                "retry: 250\n\n"
+            ]
+        );
+        // Without a retry, it just ends; zero events means one.
+        let events =
+            futures_util::stream::iter((0..10).map(|i| ServerEvent::new().data(i.to_string())));
+        let got = frames(SseBody::with_keep_alive(events, None).end_after(EndAfter::events(0)));
+        assert_eq!(got, [Ok(Bytes::from("data: 0\n\n"))]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn end_after_time_ends_a_waiting_body() {
+        use http_body_util::BodyExt;
+        // One event, then a stream that never yields again: the body must
+        // still end at the deadline, with keep-alives on the way.
+        let events = futures_util::stream::iter([ServerEvent::new().data("a")])
+            .chain(futures_util::stream::pending());
+        let end = EndAfter::time(Duration::from_secs(20))
+            .or_events(100)
+            .retry(Duration::from_secs(2));
+        let body = SseBody::with_keep_alive(Box::pin(events), Some(Duration::from_secs(15)))
+            .end_after(end);
+        let started = Instant::now();
+        let bytes = tokio::time::timeout(Duration::from_secs(60), body.collect())
+            .await
+            .expect("the body ends at its deadline")
+            .expect("no error")
+            .to_bytes();
+        assert_eq!(bytes, "data: a\n\n:\n\nretry: 2000\n\n");
+        assert_eq!(started.elapsed(), Duration::from_secs(20));
     }
 }
