@@ -500,6 +500,12 @@ mod owned {
             encode_to(&self.as_event_ref(), buf)
         }
 
+        /// Whether the event has data, that is, whether a client dispatches
+        /// it (a block of only `retry`, `id` or a comment is not an event).
+        pub(crate) fn has_data(&self) -> bool {
+            self.data.is_some()
+        }
+
         /// The bytes the event takes when its data is one line, found
         /// without reading the data: room to reserve before writing it.
         pub(crate) fn size_hint(&self) -> usize {

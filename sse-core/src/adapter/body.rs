@@ -90,6 +90,8 @@ pub struct EndAfter {
 
 impl EndAfter {
     /// End after `n` events (at least one: a poll must make progress).
+    /// Only events with data count: a block of only `retry` or `id`, or a
+    /// comment, is not dispatched by the client.
     pub fn events(n: u64) -> Self {
         EndAfter {
             events: Some(n.max(1)),
@@ -220,7 +222,9 @@ where
                     ..
                 }) = &mut this.ending
                 {
-                    *n -= 1;
+                    if event.has_data() {
+                        *n -= 1;
+                    }
                 }
                 if let Some((interval, sleep)) = &mut this.keep_alive {
                     sleep.as_mut().reset(Instant::now() + *interval);
