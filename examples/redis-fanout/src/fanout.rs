@@ -354,9 +354,7 @@ impl Fanout {
 /// The signal of [`Fanout::subscribe`].
 fn reset_event(reason: &str, last_event_id: &str) -> ServerEvent {
     let data = serde_json::json!({ "reason": reason, "last_event_id": last_event_id });
-    ServerEvent::new()
-        .event(RESET_EVENT)
-        .data(data.to_string())
+    ServerEvent::new().event(RESET_EVENT).data(data.to_string())
 }
 
 /// `XINFO STREAM`, or an empty state when the stream does not exist yet.
@@ -456,7 +454,10 @@ pub struct Subscription {
 impl Stream for Subscription {
     type Item = ServerEvent;
 
-    fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ServerEvent>> {
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<ServerEvent>> {
         self.events.poll_recv(cx)
     }
 }

@@ -71,8 +71,23 @@ mod tests {
         let c: EntryId = "1700000000001-0".parse().expect("valid");
         assert!(EntryId::ZERO < a && a < b && b < c);
         assert_eq!(b.to_string(), "1700000000000-12");
-        for bad in ["", "-", "1-", "-1", "1", "1-2-3", "+1-2", "1 -2", "a-1", "99999999999999999999-0"] {
-            assert_eq!(bad.parse::<EntryId>(), Err(BadEntryId(bad.to_owned())), "{bad:?}");
+        for bad in [
+            "",
+            "-",
+            "1-",
+            "-1",
+            "1",
+            "1-2-3",
+            "+1-2",
+            "1 -2",
+            "a-1",
+            "99999999999999999999-0",
+        ] {
+            assert_eq!(
+                bad.parse::<EntryId>(),
+                Err(BadEntryId(bad.to_owned())),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -43,7 +43,14 @@ impl LocalRedis {
                 .port();
             let child = Command::new("redis-server")
                 .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--save", "", "--appendonly", "no", "--protected-mode", "yes"])
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--protected-mode",
+                    "yes",
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn();
@@ -86,7 +93,9 @@ fn ping(port: u16, within: Duration, redis: &mut LocalRedis) -> Result<(), Strin
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Err(format!("redis-server on port {port} did not answer PING within {within:?}"))
+    Err(format!(
+        "redis-server on port {port} did not answer PING within {within:?}"
+    ))
 }
 
 impl Drop for LocalRedis {

@@ -83,7 +83,9 @@ fn main() {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .unwrap_or_else(|e| fail(&format!("cannot listen on {listen}: {e}")));
-        let addr = listener.local_addr().unwrap_or_else(|e| fail(&e.to_string()));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| fail(&e.to_string()));
         println!("listening on http://{addr}");
         tokio::select! {
             () = serve(listener, fanout, server) => {}

@@ -156,7 +156,10 @@ async fn handle(
                 Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
             }
         }
-        _ => text(StatusCode::NOT_FOUND, "GET /events or POST /publish\n".into()),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "GET /events or POST /publish\n".into(),
+        ),
     }
 }
 

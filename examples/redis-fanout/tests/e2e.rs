@@ -1,0 +1,527 @@
+//! End to end: Redis, instances of the service, and this project's
+//! reconnecting client (`sse_core::client::Client` over `sse-cat`'s hyper
+//! connector), all on 127.0.0.1.
+//!
+//! Needs `redis-server` (Debian's `redis-server`), or a server named by
+//! `REDIS_URL`. Under `CI=true` a missing server fails the tests; elsewhere
+//! they are skipped with a message saying what to install. Every wait is
+//! bounded.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use redis_fanout::local::LocalRedis;
+use redis_fanout::{serve, Config, EntryId, Fanout, Mode, ServerConfig, RESET_EVENT};
+use sse_cat::connector::HyperConnector;
+use sse_core::adapter::body::EndAfter;
+use sse_core::client::{Client, Connector, Response, Update};
+use sse_core::session::{Config as SessionConfig, Connect};
+
+/// The longest any test may take.
+const BOUND: Duration = Duration::from_secs(60);
+
+/// A Redis server, or `None` (test skipped) when there is none outside CI.
+fn redis() -> Option<LocalRedis> {
+    match LocalRedis::start() {
+        Ok(r) => Some(r),
+        Err(message) => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
+            eprintln!("skipped: {message}");
+            None
+        }
+    }
+}
+
+/// A stream key of its own for each test, so that tests can share a Redis.
+fn key(test: &str) -> String {
+    format!("test:{test}:{}", std::process::id())
+}
+
+/// One instance of the service, as its own process: killed, it is gone
+/// with every connection it held, as a crashed server is.
+struct Instance {
+    child: Child,
+    url: String,
+}
+
+impl Instance {
+    fn spawn(redis: &str, stream: &str, extra: &[&str]) -> Instance {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_redis-fanout"))
+            .args([
+                "--redis",
+                redis,
+                "--listen",
+                "127.0.0.1:0",
+                "--stream",
+                stream,
+            ])
+            .args(["--retry-ms", "100", "--keep-alive-s", "1"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the redis-fanout binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(15))
+            .expect("the instance says where it listens within 15 s");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Instance { child, url }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A load balancer in the small: tries the instances in turn, starting
+/// with the one that answered last, and remembers which one that was.
+struct Failover {
+    instances: Vec<HyperConnector>,
+    current: Arc<AtomicUsize>,
+}
+
+impl Failover {
+    fn new(urls: &[&str]) -> (Failover, Arc<AtomicUsize>) {
+        let current = Arc::new(AtomicUsize::new(0));
+        let instances = urls
+            .iter()
+            .map(|u| HyperConnector::new(format!("{u}/events").parse().expect("a URI")))
+            .collect();
+        (
+            Failover {
+                instances,
+                current: current.clone(),
+            },
+            current,
+        )
+    }
+}
+
+impl Connector for Failover {
+    type Body = <HyperConnector as Connector>::Body;
+    type Error = <HyperConnector as Connector>::Error;
+
+    async fn connect(&self, request: &Connect) -> Result<Response<Self::Body>, Self::Error> {
+        let n = self.instances.len();
+        let start = self.current.load(Ordering::SeqCst);
+        let mut last_error = None;
+        for i in (0..n).map(|k| (start + k) % n) {
+            match self.instances[i].connect(request).await {
+                Ok(res) => {
+                    self.current.store(i, Ordering::SeqCst);
+                    return Ok(res);
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.expect("at least one instance"))
+    }
+}
+
+fn session_config() -> SessionConfig {
+    let mut config = SessionConfig::default();
+    config.min_retry = Duration::from_millis(100);
+    config.initial_retry = Duration::from_millis(100);
+    config.max_backoff = Duration::from_millis(500);
+    config
+}
+
+/// Publishes `n` events, one every `every`, straight into Redis; returns
+/// their IDs.
+async fn publish(redis: String, stream: String, n: usize, every: Duration) -> Vec<String> {
+    let client = redis::Client::open(redis).expect("a Redis URL");
+    let mut con = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis answers");
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id: String = redis::cmd("XADD")
+            .arg(&stream)
+            .arg("*")
+            .arg("data")
+            .arg(format!("event {i}"))
+            .arg("event")
+            .arg("tick")
+            .query_async(&mut con)
+            .await
+            .expect("XADD");
+        ids.push(id);
+        tokio::time::sleep(every).await;
+    }
+    ids
+}
+
+/// What the client saw.
+#[derive(Debug, Default)]
+struct Seen {
+    /// (id, data) of each event.
+    events: Vec<(String, String)>,
+    /// How many times a connection opened.
+    opened: usize,
+    /// The Last-Event-ID of each reconnect.
+    resumed_from: Vec<Option<String>>,
+    /// Which instance the client was on when each event arrived.
+    on_instance: Vec<usize>,
+}
+
+/// Two instances, one Redis, `n` events: the client reads from the start
+/// (`Last-Event-ID: 0-0`), and the instance it is on is killed after
+/// `kill_at` events. Every event must arrive exactly once, in order.
+async fn failover(test: &str, extra: &[&str], n: usize, kill_at: usize) -> Option<Seen> {
+    let redis = redis()?;
+    let stream = key(test);
+    let mut instances = [
+        Instance::spawn(&redis.url, &stream, extra),
+        Instance::spawn(&redis.url, &stream, extra),
+    ];
+    let urls = [instances[0].url.clone(), instances[1].url.clone()];
+    let publisher = tokio::spawn(publish(
+        redis.url.clone(),
+        stream.clone(),
+        n,
+        Duration::from_millis(5),
+    ));
+    let (connector, current) = Failover::new(&[&urls[0], &urls[1]]);
+    let updates = Client::new(connector, session_config())
+        .with_last_event_id("0-0")
+        .updates();
+    let mut updates = std::pin::pin!(updates);
+    let mut seen = Seen::default();
+    let mut killed = false;
+    let read = async {
+        while let Some(update) = updates.next().await {
+            match update {
+                Update::Event(e) => {
+                    assert_eq!(e.event_type(), "tick", "no reset signal: {e:?}");
+                    seen.events
+                        .push((e.last_event_id().into_owned(), e.data().into_owned()));
+                    seen.on_instance.push(current.load(Ordering::SeqCst));
+                    if seen.events.len() == kill_at && !killed {
+                        instances[current.load(Ordering::SeqCst)].kill();
+                        killed = true;
+                    }
+                    if seen.events.len() == n {
+                        return;
+                    }
+                }
+                Update::Opened => seen.opened += 1,
+                Update::Connecting { last_event_id, .. } => seen.resumed_from.push(last_event_id),
+                Update::Stopped(reason) => panic!("the client stopped: {reason:?}"),
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(BOUND, read)
+        .await
+        .unwrap_or_else(|_| panic!("{} of {n} events within {BOUND:?}", seen.events.len()));
+    let ids = tokio::time::timeout(BOUND, publisher)
+        .await
+        .expect("the publisher ends")
+        .expect("the publisher succeeds");
+
+    let want: Vec<(String, String)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), format!("event {i}")))
+        .collect();
+    assert_eq!(
+        seen.events, want,
+        "every event once, in order, with its entry ID"
+    );
+    assert!(killed);
+    let before = seen.on_instance[kill_at - 1];
+    assert!(
+        seen.on_instance[kill_at..].iter().all(|&i| i != before),
+        "after the kill, every event came from the other instance"
+    );
+    // The reconnect after the kill resumed from the last event received.
+    let resumed = seen
+        .resumed_from
+        .iter()
+        .flatten()
+        .any(|id| id == &want[kill_at - 1].0);
+    assert!(
+        resumed,
+        "resumed from {:?}: {:?}",
+        want[kill_at - 1].0,
+        seen.resumed_from
+    );
+    Some(seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_client_resumes_on_the_other_instance_after_a_kill() {
+    let Some(seen) = failover("streaming", &[], 300, 100).await else {
+        return;
+    };
+    assert_eq!(seen.opened, 2, "one stream, then one on the other instance");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_client_resumes_on_the_other_instance_after_a_kill() {
+    let Some(seen) = failover(
+        "polling",
+        &["--poll-events", "25", "--poll-seconds", "2"],
+        300,
+        100,
+    )
+    .await
+    else {
+        return;
+    };
+    // Each response ends after at most 25 events: at least 300 / 25.
+    assert!(seen.opened >= 12, "{} connections", seen.opened);
+}
+
+/// An instance in this process, for the tests that look at one response.
+async fn in_process(redis: &LocalRedis, config: Config, server: ServerConfig) -> (Fanout, String) {
+    let client = redis::Client::open(redis.url.as_str()).expect("a Redis URL");
+    let fanout = Fanout::start(client, config).await.expect("Redis answers");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    tokio::spawn(serve(listener, fanout.clone(), server));
+    (fanout, url)
+}
+
+/// The first `n` events of one client of `url` that starts from `last_id`.
+async fn first_events(url: &str, last_id: Option<&str>, n: usize) -> Vec<(String, String, String)> {
+    let connector = HyperConnector::new(format!("{url}/events").parse().expect("a URI"));
+    let mut client = Client::new(connector, session_config());
+    if let Some(id) = last_id {
+        client = client.with_last_event_id(Bytes::copy_from_slice(id.as_bytes()));
+    }
+    let events = client
+        .events()
+        .take(n)
+        .map(|e| {
+            (
+                e.event_type().into_owned(),
+                e.last_event_id().into_owned(),
+                e.data().into_owned(),
+            )
+        })
+        .collect::<Vec<_>>();
+    tokio::time::timeout(BOUND, events)
+        .await
+        .expect("the events within the bound")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trimmed_id_gets_the_reset_signal_then_what_is_left() {
+    let Some(redis) = redis() else { return };
+    let stream = key("trimmed");
+    let (fanout, url) = in_process(&redis, Config::new(&stream), ServerConfig::default()).await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(fanout.publish(None, &format!("e{i}")).await.expect("XADD"));
+    }
+    let client = redis::Client::open(redis.url.as_str()).expect("URL");
+    let mut con = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis");
+    let _: u64 = redis::cmd("XTRIM")
+        .arg(&stream)
+        .arg("MAXLEN")
+        .arg(3)
+        .query_async(&mut con)
+        .await
+        .expect("XTRIM");
+
+    // Read up to e1; e2 to e6 are gone.
+    let got = first_events(&url, Some(&ids[1].to_string()), 4).await;
+    let (ty, id, data) = &got[0];
+    assert_eq!(
+        (ty.as_str(), id.as_str()),
+        (RESET_EVENT, ids[1].to_string().as_str())
+    );
+    let signal: serde_json::Value = serde_json::from_str(data).expect("JSON data");
+    assert_eq!(signal["reason"], "trimmed");
+    assert_eq!(signal["last_event_id"], ids[1].to_string());
+    let rest: Vec<_> = got[1..]
+        .iter()
+        .map(|(_, id, d)| (id.clone(), d.clone()))
+        .collect();
+    let want: Vec<_> = (7..10)
+        .map(|i| (ids[i].to_string(), format!("e{i}")))
+        .collect();
+    assert_eq!(rest, want);
+
+    // An ID still in the stream resumes exactly, with no signal.
+    let got = first_events(&url, Some(&ids[7].to_string()), 2).await;
+    assert_eq!(got[0], ("message".into(), ids[8].to_string(), "e8".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_id_gets_the_reset_signal_then_everything() {
+    let Some(redis) = redis() else { return };
+    let stream = key("unknown");
+    let (fanout, url) = in_process(&redis, Config::new(&stream), ServerConfig::default()).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            fanout
+                .publish(Some("t"), &format!("e{i}"))
+                .await
+                .expect("XADD"),
+        );
+    }
+    let future = EntryId {
+        ms: ids[2].ms + 1_000_000,
+        seq: 0,
+    }
+    .to_string();
+    for sent in ["not-an-id", future.as_str()] {
+        let got = first_events(&url, Some(sent), 4).await;
+        assert_eq!(got[0].0, RESET_EVENT, "{sent}");
+        let signal: serde_json::Value = serde_json::from_str(&got[0].2).expect("JSON");
+        assert_eq!(signal["reason"], "unknown", "{sent}");
+        let rest: Vec<_> = got[1..]
+            .iter()
+            .map(|(_, id, d)| (id.clone(), d.clone()))
+            .collect();
+        let want: Vec<_> = (0..3)
+            .map(|i| (ids[i].to_string(), format!("e{i}")))
+            .collect();
+        assert_eq!(rest, want, "{sent}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_lags_behind_the_live_feed_loses_nothing() {
+    let Some(redis) = redis() else { return };
+    let stream = key("lag");
+    // A live window of one batch and a queue of one event: a slow client
+    // is soon behind, and must catch up from Redis.
+    let config = Config {
+        live_capacity: 1,
+        client_queue: 1,
+        batch: 8,
+        ..Config::new(&stream)
+    };
+    let (fanout, url) = in_process(&redis, config, ServerConfig::default()).await;
+    let connector = HyperConnector::new(format!("{url}/events").parse().expect("a URI"));
+    let events = Client::new(connector, session_config())
+        .with_last_event_id("0-0")
+        .events();
+    let n = 400;
+    let publisher = {
+        let fanout = fanout.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..n {
+                ids.push(fanout.publish(None, &format!("e{i}")).await.expect("XADD"));
+            }
+            ids
+        })
+    };
+    let read = events
+        .take(n)
+        .then(|e| async move {
+            // Slow: a millisecond an event.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            (e.last_event_id().into_owned(), e.data().into_owned())
+        })
+        .collect::<Vec<_>>();
+    let got = tokio::time::timeout(BOUND, read)
+        .await
+        .expect("within the bound");
+    let ids = publisher.await.expect("published");
+    let want: Vec<_> = (0..n)
+        .map(|i| (ids[i].to_string(), format!("e{i}")))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_mode_streams_up_to_the_limit_and_polls_beyond_it() {
+    let Some(redis) = redis() else { return };
+    let stream = key("auto");
+    let server = ServerConfig {
+        mode: Mode::Auto {
+            max_streaming: 1,
+            polling: EndAfter::events(2).retry(Duration::from_millis(100)),
+        },
+        keep_alive: None,
+    };
+    let (fanout, url) = in_process(&redis, Config::new(&stream), server).await;
+    for i in 0..6 {
+        fanout.publish(None, &format!("e{i}")).await.expect("XADD");
+    }
+    // The first client takes the one streaming place and keeps it.
+    let first = HyperConnector::new(format!("{url}/events").parse().expect("URI"));
+    let first = Client::new(first, session_config())
+        .with_last_event_id("0-0")
+        .updates();
+    let mut first = Box::pin(first);
+    let opened = async {
+        loop {
+            if let Some(Update::Opened) = first.next().await {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(BOUND, opened).await.expect("opened");
+    // The second polls: its responses end after two events each.
+    let second = HyperConnector::new(format!("{url}/events").parse().expect("URI"));
+    let second = Client::new(second, session_config())
+        .with_last_event_id("0-0")
+        .updates();
+    let mut second = Box::pin(second);
+    let (mut events, mut ends) = (0, 0);
+    let read = async {
+        while events < 6 {
+            match second.next().await {
+                Some(Update::Event(_)) => events += 1,
+                Some(Update::Disconnected { .. }) => ends += 1,
+                Some(Update::Stopped(r)) => panic!("stopped: {r:?}"),
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(BOUND, read).await.expect("six events");
+    assert_eq!(
+        ends, 2,
+        "the second client's responses ended after 2 and 4 events"
+    );
+    // The first is still on its one stream, all six events read.
+    let mut first_events = 0;
+    let drain = async {
+        while first_events < 6 {
+            match first.next().await {
+                Some(Update::Event(_)) => first_events += 1,
+                Some(Update::Disconnected { .. }) => panic!("the streaming client was cut"),
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(BOUND, drain)
+        .await
+        .expect("six events");
+}
