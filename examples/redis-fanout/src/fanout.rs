@@ -3,6 +3,7 @@
 //! on any instance.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -39,12 +40,17 @@ pub struct Config {
     pub retry: Option<Duration>,
     /// `XADD ... MAXLEN ~ n` on publish: the entries Redis keeps, roughly.
     pub max_len: Option<usize>,
+    /// How long the fan-out waits for a client that reads nothing before
+    /// it ends that client's stream (the client, if alive, reconnects and
+    /// resumes).
+    pub send_timeout: Duration,
 }
 
 impl Config {
     /// Defaults for the stream `stream`: batches of 256, 1 s blocks, 1,024
-    /// live batches, 64 queued events a client, `retry: 1000`, about
-    /// 100,000 entries kept.
+    /// live batches (so up to 262,144 entries held in memory for clients
+    /// that are behind), 64 queued events a client, `retry: 1000`, about
+    /// 100,000 entries kept, 30 s for a client that reads nothing.
     pub fn new(stream: impl Into<String>) -> Self {
         Config {
             stream: stream.into(),
@@ -54,6 +60,7 @@ impl Config {
             client_queue: 64,
             retry: Some(Duration::from_secs(1)),
             max_len: Some(100_000),
+            send_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -95,8 +102,6 @@ impl Entry {
 struct StreamState {
     /// The ID of the last entry ever added (trimmed or not).
     last_generated: EntryId,
-    /// The largest ID removed by `XDEL` (trimming does not count here).
-    max_deleted: EntryId,
     /// The oldest entry kept, if any.
     first: Option<EntryId>,
     /// Whether any entry was ever removed (trimmed or deleted).
@@ -104,24 +109,39 @@ struct StreamState {
 }
 
 impl StreamState {
+    /// The position just before the oldest entry kept (the end, when none
+    /// is kept): what follows it is all that Redis still has.
+    fn resume_point(&self) -> EntryId {
+        match self.first {
+            Some(first) => first.pred(),
+            None => self.last_generated,
+        }
+    }
+
     /// Whether an entry after `id` may have been removed before a client
     /// that has read up to `id` saw it.
     ///
-    /// Trimming removes the oldest entries, so when `id` is older than the
-    /// oldest entry kept, entries after it may be gone. Redis cannot say
-    /// whether the entry right after `id` was the oldest kept one, in which
-    /// case nothing was lost: that one case gets a needless reset, never a
-    /// silent loss.
+    /// Trimming removes the oldest entries, so when `id` is before the
+    /// [`resume_point`](Self::resume_point), entries after it may be gone.
+    /// Redis cannot say whether the entry right after `id` was the oldest
+    /// kept, in which case nothing was lost: that one case gets a needless
+    /// reset, never a silent loss. Entries removed one by one with `XDEL`
+    /// from the middle of the stream are deliberate deletions, not a gap in
+    /// what Redis keeps, and are not signalled.
     fn lost_after(&self, id: EntryId) -> bool {
-        if id < self.max_deleted {
-            return true;
-        }
-        self.removed
-            && match self.first {
-                Some(first) => id < first,
-                None => id < self.last_generated,
-            }
+        self.removed && id < self.resume_point()
     }
+}
+
+/// What the reader hands each connection.
+#[derive(Debug, Clone)]
+enum Live {
+    /// The entries of one `XREAD`.
+    Entries(Arc<[Entry]>),
+    /// The reader found that entries were trimmed before it read them:
+    /// each connection catches up from Redis on its own, which signals the
+    /// gap if it lost anything.
+    Gap,
 }
 
 /// The fan-out of one instance: cheap to clone, shared by every connection.
@@ -134,8 +154,11 @@ struct Inner {
     config: Config,
     /// For `XRANGE`, `XINFO` and `XADD`; the reader has its own.
     con: MultiplexedConnection,
-    live: broadcast::Sender<Arc<[Entry]>>,
+    live: broadcast::Sender<Live>,
     reader: AbortHandle,
+    /// How many times a connection fell behind the live window and caught
+    /// up from Redis.
+    catch_ups: AtomicU64,
 }
 
 impl Drop for Inner {
@@ -161,8 +184,10 @@ impl Fanout {
     /// # Errors
     ///
     /// When Redis cannot be reached.
-    pub async fn start(client: redis::Client, config: Config) -> RedisResult<Fanout> {
+    pub async fn start(client: redis::Client, mut config: Config) -> RedisResult<Fanout> {
+        config.batch = config.batch.max(1);
         let mut con = connect(&client, Duration::from_secs(5)).await?;
+        require_redis_7(&mut con).await?;
         let from = stream_state(&mut con, &config.stream).await?.last_generated;
         let (live, _) = broadcast::channel(config.live_capacity.max(1));
         let reader = tokio::spawn(read_loop(client, config.clone(), live.clone(), from));
@@ -172,6 +197,7 @@ impl Fanout {
                 con,
                 live,
                 reader: reader.abort_handle(),
+                catch_ups: AtomicU64::new(0),
             }),
         })
     }
@@ -179,6 +205,12 @@ impl Fanout {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// How many times a connection fell behind the live window (or the
+    /// reader found a gap) and caught up from Redis.
+    pub fn catch_ups(&self) -> u64 {
+        self.inner.catch_ups.load(Ordering::Relaxed)
     }
 
     /// Adds an entry to the stream (`XADD`) and returns its ID.
@@ -210,22 +242,27 @@ impl Fanout {
     /// (the request's `Last-Event-ID`), or from now on when there is none.
     ///
     /// When the ID cannot be resumed exactly, the first event is the
-    /// signal `event: reset` (no `id`), with JSON data
-    /// `{"reason": R, "last_event_id": "<as sent>"}`, and what follows is:
+    /// signal `event: reset`, with JSON data
+    /// `{"reason": R, "last_event_id": "<the ID>"}`, and then every entry
+    /// Redis still has, from the oldest:
     ///
-    /// - `R = "trimmed"`: entries after the ID were trimmed from the stream
-    ///   (or deleted). Every entry after the ID that Redis still has
-    ///   follows; the ones in between are lost to this client, which should
-    ///   reload its state.
+    /// - `R = "trimmed"`: entries after the ID were trimmed from the
+    ///   stream; the ones Redis no longer has are lost to this client, which
+    ///   should reload its state.
     /// - `R = "unknown"`: the ID is not an entry ID, or is past the end of
-    ///   the stream (the stream was deleted and made again). Every entry
-    ///   Redis has follows, from the oldest.
+    ///   the stream (the stream was deleted and made again).
     ///
+    /// The signal's own `id` is the position just before the oldest entry
+    /// kept, so that a client that reconnects right after it (a polling
+    /// response may end there) resumes from there, not from the lost ID.
     /// The same signal comes mid-stream when a client falls so far behind
     /// that entries it has not been sent are trimmed before it reads them.
     ///
-    /// The stream ends when Redis fails; the client then reconnects with its
-    /// last ID, to this instance or another, and loses nothing.
+    /// The stream ends when a catch-up from Redis fails, or when the client
+    /// has read nothing for [`Config::send_timeout`]; the client then
+    /// reconnects with its last ID, to this instance or another, and loses
+    /// nothing. While Redis is away, a client already on the live feed just
+    /// waits (with keep-alives) for the reader to reconnect.
     pub fn subscribe(&self, last_event_id: Option<&str>) -> Subscription {
         let (tx, rx) = mpsc::channel(self.inner.config.client_queue.max(1));
         // Subscribe before reading where the stream stands, so that every
@@ -248,12 +285,19 @@ impl Fanout {
     async fn feed(
         &self,
         last_event_id: Option<String>,
-        mut live: broadcast::Receiver<Arc<[Entry]>>,
+        mut live: broadcast::Receiver<Live>,
         tx: &mpsc::Sender<ServerEvent>,
     ) -> RedisResult<()> {
         let config = &self.inner.config;
+        let send = |event: ServerEvent| async move {
+            // A client that reads nothing for this long is let go.
+            matches!(
+                tokio::time::timeout(config.send_timeout, tx.send(event)).await,
+                Ok(Ok(()))
+            )
+        };
         if let Some(retry) = config.retry {
-            if tx.send(ServerEvent::new().retry(retry)).await.is_err() {
+            if !send(ServerEvent::new().retry(retry)).await {
                 return Ok(());
             }
         }
@@ -261,54 +305,44 @@ impl Fanout {
         let state = stream_state(&mut con, &config.stream).await?;
         let mut last = match last_event_id {
             None => state.last_generated,
-            Some(sent) => {
-                let (reset, from) = match sent.parse::<EntryId>() {
-                    Ok(id) if id > state.last_generated => (Some("unknown"), EntryId::ZERO),
-                    Ok(id) if state.lost_after(id) => (Some("trimmed"), id),
-                    Ok(id) => (None, id),
-                    Err(_) => (Some("unknown"), EntryId::ZERO),
-                };
-                if let Some(reason) = reset {
-                    if tx.send(reset_event(reason, &sent)).await.is_err() {
+            Some(sent) => match sent.parse::<EntryId>() {
+                // Whether entries after it were trimmed is checked with each
+                // page of the catch-up.
+                Ok(id) if id <= state.last_generated => id,
+                _ => {
+                    let from = state.resume_point();
+                    if !send(reset_event("unknown", &sent, from)).await {
                         return Ok(());
                     }
+                    from
                 }
-                from
-            }
+            },
         };
-        let Some(caught_up) = self.catch_up(&mut con, last, tx).await? else {
+        let Some(caught_up) = self.catch_up(&mut con, last, &send).await? else {
             return Ok(());
         };
         last = caught_up;
         loop {
-            let batch = tokio::select! {
+            let item = tokio::select! {
                 () = tx.closed() => return Ok(()),
-                batch = live.recv() => batch,
+                item = live.recv() => item,
             };
-            match batch {
-                Ok(batch) => {
+            match item {
+                Ok(Live::Entries(batch)) => {
                     for entry in batch.iter() {
                         if entry.id <= last {
                             continue; // sent already, by the catch-up
                         }
-                        if tx.send(entry.to_event()).await.is_err() {
+                        if !send(entry.to_event()).await {
                             return Ok(());
                         }
                         last = entry.id;
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
+                Ok(Live::Gap) | Err(broadcast::error::RecvError::Lagged(_)) => {
                     // Behind the live window: read the rest from Redis.
-                    let state = stream_state(&mut con, &config.stream).await?;
-                    if state.lost_after(last)
-                        && tx
-                            .send(reset_event("trimmed", &last.to_string()))
-                            .await
-                            .is_err()
-                    {
-                        return Ok(());
-                    }
-                    match self.catch_up(&mut con, last, tx).await? {
+                    self.inner.catch_ups.fetch_add(1, Ordering::Relaxed);
+                    match self.catch_up(&mut con, last, &send).await? {
                         Some(l) => last = l,
                         None => return Ok(()),
                     }
@@ -319,27 +353,41 @@ impl Fanout {
     }
 
     /// Sends every entry after `after` that Redis has, page by page, and
-    /// returns the last ID sent (`None` when the client went away).
-    async fn catch_up(
+    /// returns the last ID sent (`None` when the client went away). Each
+    /// page is read in one transaction with `XINFO STREAM`, so that a trim
+    /// that passes the cursor between pages is seen and signalled.
+    async fn catch_up<F, Fut>(
         &self,
         con: &mut MultiplexedConnection,
         after: EntryId,
-        tx: &mpsc::Sender<ServerEvent>,
-    ) -> RedisResult<Option<EntryId>> {
+        send: &F,
+    ) -> RedisResult<Option<EntryId>>
+    where
+        F: Fn(ServerEvent) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
         let config = &self.inner.config;
         let mut last = after;
         loop {
-            let page: StreamRangeReply = redis::cmd("XRANGE")
-                .arg(&config.stream)
-                .arg(format!("({last}"))
-                .arg("+")
-                .arg("COUNT")
-                .arg(config.batch)
-                .query_async(con)
-                .await?;
+            let (state, page) = state_and_page(con, &config.stream, last, config.batch).await?;
+            if state.lost_after(last) {
+                let from = state.resume_point();
+                if !send(reset_event("trimmed", &last.to_string(), from)).await {
+                    return Ok(None);
+                }
+                // The page starts after `last`, so at the oldest entry kept:
+                // just after `from`.
+                last = from;
+            }
             let n = page.ids.len();
-            for entry in page.ids.iter().filter_map(Entry::from_redis) {
-                if tx.send(entry.to_event()).await.is_err() {
+            for raw in &page.ids {
+                let Some(entry) = Entry::from_redis(raw) else {
+                    continue;
+                };
+                if entry.id <= last {
+                    continue;
+                }
+                if !send(entry.to_event()).await {
                     return Ok(None);
                 }
                 last = entry.id;
@@ -347,28 +395,44 @@ impl Fanout {
             if n < config.batch {
                 return Ok(Some(last));
             }
+            // Go on after the page, even past entries that did not parse.
+            if let Some(id) = page.ids.last().and_then(|raw| raw.id.parse().ok()) {
+                last = last.max(id);
+            }
         }
     }
 }
 
 /// The signal of [`Fanout::subscribe`].
-fn reset_event(reason: &str, last_event_id: &str) -> ServerEvent {
+fn reset_event(reason: &str, last_event_id: &str, from: EntryId) -> ServerEvent {
     let data = serde_json::json!({ "reason": reason, "last_event_id": last_event_id });
-    ServerEvent::new().event(RESET_EVENT).data(data.to_string())
+    ServerEvent::new()
+        .event(RESET_EVENT)
+        .id(from.to_string())
+        .data(data.to_string())
 }
 
-/// `XINFO STREAM`, or an empty state when the stream does not exist yet.
-async fn stream_state(con: &mut MultiplexedConnection, stream: &str) -> RedisResult<StreamState> {
-    let reply: RedisResult<HashMap<String, Value>> = redis::cmd("XINFO")
-        .arg("STREAM")
-        .arg(stream)
-        .query_async(con)
-        .await;
-    let info = match reply {
-        Ok(info) => info,
-        Err(e) if e.to_string().contains("no such key") => return Ok(StreamState::default()),
-        Err(e) => return Err(e),
-    };
+/// Fails unless the server is Redis 7 or later, whose `XINFO STREAM` says
+/// what trimming has removed.
+async fn require_redis_7(con: &mut MultiplexedConnection) -> RedisResult<()> {
+    let info: String = redis::cmd("INFO").arg("server").query_async(con).await?;
+    let major = info
+        .lines()
+        .find_map(|l| l.strip_prefix("redis_version:"))
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.trim().parse::<u32>().ok());
+    match major {
+        Some(m) if m >= 7 => Ok(()),
+        _ => Err(redis::RedisError::from((
+            redis::ErrorKind::Client,
+            "redis-fanout needs Redis 7 or later (XINFO STREAM must report entries-added)",
+            format!("INFO server says redis_version {major:?}"),
+        ))),
+    }
+}
+
+/// Reads a `XINFO STREAM` reply.
+fn parse_state(info: &HashMap<String, Value>) -> StreamState {
     let id = |name: &str| -> Option<EntryId> {
         info.get(name)
             .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
@@ -380,12 +444,58 @@ async fn stream_state(con: &mut MultiplexedConnection, stream: &str) -> RedisRes
             .unwrap_or(0)
     };
     let length = number("length");
-    Ok(StreamState {
+    StreamState {
         last_generated: id("last-generated-id").unwrap_or_default(),
-        max_deleted: id("max-deleted-entry-id").unwrap_or_default(),
         first: id("recorded-first-entry-id").filter(|_| length > 0),
         removed: number("entries-added") > length,
-    })
+    }
+}
+
+fn no_such_key(e: &redis::RedisError) -> bool {
+    e.to_string().contains("no such key")
+}
+
+/// `XINFO STREAM`, or an empty state when the stream does not exist yet.
+async fn stream_state(con: &mut MultiplexedConnection, stream: &str) -> RedisResult<StreamState> {
+    let reply: RedisResult<HashMap<String, Value>> = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(stream)
+        .query_async(con)
+        .await;
+    match reply {
+        Ok(info) => Ok(parse_state(&info)),
+        Err(e) if no_such_key(&e) => Ok(StreamState::default()),
+        Err(e) => Err(e),
+    }
+}
+
+/// `XINFO STREAM` and one page of `XRANGE` after `after`, in one
+/// transaction: the state is that of the moment the page was read.
+async fn state_and_page(
+    con: &mut MultiplexedConnection,
+    stream: &str,
+    after: EntryId,
+    count: usize,
+) -> RedisResult<(StreamState, StreamRangeReply)> {
+    let reply: RedisResult<(HashMap<String, Value>, StreamRangeReply)> = redis::pipe()
+        .atomic()
+        .cmd("XINFO")
+        .arg("STREAM")
+        .arg(stream)
+        .cmd("XRANGE")
+        .arg(stream)
+        .arg(format!("({after}"))
+        .arg("+")
+        .arg("COUNT")
+        .arg(count)
+        .query_async(con)
+        .await;
+    match reply {
+        Ok((info, page)) => Ok((parse_state(&info), page)),
+        // No stream yet: nothing to read.
+        Err(e) if no_such_key(&e) => Ok((StreamState::default(), StreamRangeReply::default())),
+        Err(e) => Err(e),
+    }
 }
 
 /// The instance's one reader: `XREAD BLOCK` from the last entry read, each
@@ -394,15 +504,21 @@ async fn stream_state(con: &mut MultiplexedConnection, stream: &str) -> RedisRes
 async fn read_loop(
     client: redis::Client,
     config: Config,
-    live: broadcast::Sender<Arc<[Entry]>>,
+    live: broadcast::Sender<Live>,
     mut last: EntryId,
 ) {
     let mut con = None;
+    // Whether the reader may have been passed by a trim: after a reconnect,
+    // and after a full batch (it is behind).
+    let mut check = false;
     loop {
         let c = match &mut con {
             Some(c) => c,
             None => match connect(&client, config.block + Duration::from_secs(5)).await {
-                Ok(c) => con.insert(c),
+                Ok(c) => {
+                    check = true;
+                    con.insert(c)
+                }
                 Err(e) => {
                     eprintln!("redis-fanout: reader cannot connect: {e}");
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -410,6 +526,22 @@ async fn read_loop(
                 }
             },
         };
+        if check {
+            match stream_state(c, &config.stream).await {
+                Ok(state) if state.lost_after(last) => {
+                    let _ = live.send(Live::Gap);
+                    last = state.resume_point();
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    eprintln!("redis-fanout: reader: {e}");
+                    con = None;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            }
+            check = false;
+        }
         let reply: RedisResult<Option<StreamReadReply>> = redis::cmd("XREAD")
             .arg("COUNT")
             .arg(config.batch)
@@ -422,15 +554,16 @@ async fn read_loop(
             .await;
         match reply {
             Ok(Some(reply)) => {
-                let entries: Vec<Entry> = reply
-                    .keys
-                    .iter()
-                    .flat_map(|k| k.ids.iter().filter_map(Entry::from_redis))
-                    .collect();
-                if let Some(e) = entries.last() {
-                    last = e.id;
+                let raw: Vec<&StreamId> = reply.keys.iter().flat_map(|k| k.ids.iter()).collect();
+                check = raw.len() >= config.batch;
+                let entries: Vec<Entry> = raw.iter().filter_map(|r| Entry::from_redis(r)).collect();
+                // Go on after the batch, even past entries that did not parse.
+                if let Some(id) = raw.last().and_then(|r| r.id.parse().ok()) {
+                    last = last.max(id);
+                }
+                if !entries.is_empty() {
                     // No receivers is fine: no client right now.
-                    let _ = live.send(entries.into());
+                    let _ = live.send(Live::Entries(entries.into()));
                 }
             }
             Ok(None) => {} // BLOCK timed out: nothing new

@@ -16,6 +16,22 @@ pub struct EntryId {
 impl EntryId {
     /// `0-0`: before every entry.
     pub const ZERO: EntryId = EntryId { ms: 0, seq: 0 };
+
+    /// The ID just before this one (`0-0` stays `0-0`): resuming after it
+    /// starts at this one.
+    pub fn pred(self) -> EntryId {
+        match (self.ms, self.seq) {
+            (_, 1..) => EntryId {
+                ms: self.ms,
+                seq: self.seq - 1,
+            },
+            (1.., 0) => EntryId {
+                ms: self.ms - 1,
+                seq: u64::MAX,
+            },
+            (0, 0) => EntryId::ZERO,
+        }
+    }
 }
 
 impl fmt::Display for EntryId {
@@ -71,6 +87,10 @@ mod tests {
         let c: EntryId = "1700000000001-0".parse().expect("valid");
         assert!(EntryId::ZERO < a && a < b && b < c);
         assert_eq!(b.to_string(), "1700000000000-12");
+        assert_eq!(b.pred().to_string(), "1700000000000-11");
+        assert_eq!(c.pred().to_string(), format!("1700000000000-{}", u64::MAX));
+        assert_eq!(EntryId::ZERO.pred(), EntryId::ZERO);
+        assert!(a.pred() < a);
         for bad in [
             "",
             "-",

@@ -180,17 +180,23 @@ async fn publish(redis: String, stream: String, n: usize, every: Duration) -> Ve
 struct Seen {
     /// (id, data) of each event.
     events: Vec<(String, String)>,
-    /// How many times a connection opened.
-    opened: usize,
-    /// The Last-Event-ID of each reconnect.
-    resumed_from: Vec<Option<String>>,
-    /// Which instance the client was on when each event arrived.
+    /// The instance of the connection each event came on.
     on_instance: Vec<usize>,
+    /// The instance of each connection, in order.
+    connections: Vec<usize>,
+    /// For each reconnect: the Last-Event-ID it sent, and the ID of the
+    /// last event received before it.
+    resumes: Vec<(Option<String>, Option<String>)>,
+    /// Connections opened after the kill.
+    after_kill: Vec<usize>,
+    /// The instance killed.
+    killed: Option<usize>,
 }
 
-/// Two instances, one Redis, `n` events: the client reads from the start
-/// (`Last-Event-ID: 0-0`), and the instance it is on is killed after
-/// `kill_at` events. Every event must arrive exactly once, in order.
+/// Two instances, one Redis, `n` events published every 5 ms: the client
+/// reads from the start (`Last-Event-ID: 0-0`), and the instance it is on
+/// is killed once it has `kill_at` events, while events keep coming.
+/// Every event must arrive exactly once, in order.
 async fn failover(test: &str, extra: &[&str], n: usize, kill_at: usize) -> Option<Seen> {
     let redis = redis()?;
     let stream = key(test);
@@ -211,7 +217,6 @@ async fn failover(test: &str, extra: &[&str], n: usize, kill_at: usize) -> Optio
         .updates();
     let mut updates = std::pin::pin!(updates);
     let mut seen = Seen::default();
-    let mut killed = false;
     let read = async {
         while let Some(update) = updates.next().await {
             match update {
@@ -219,17 +224,30 @@ async fn failover(test: &str, extra: &[&str], n: usize, kill_at: usize) -> Optio
                     assert_eq!(e.event_type(), "tick", "no reset signal: {e:?}");
                     seen.events
                         .push((e.last_event_id().into_owned(), e.data().into_owned()));
-                    seen.on_instance.push(current.load(Ordering::SeqCst));
-                    if seen.events.len() == kill_at && !killed {
-                        instances[current.load(Ordering::SeqCst)].kill();
-                        killed = true;
+                    let on = *seen
+                        .connections
+                        .last()
+                        .expect("an event comes on a connection");
+                    seen.on_instance.push(on);
+                    if seen.events.len() == kill_at && seen.killed.is_none() {
+                        instances[on].kill();
+                        seen.killed = Some(on);
                     }
                     if seen.events.len() == n {
                         return;
                     }
                 }
-                Update::Opened => seen.opened += 1,
-                Update::Connecting { last_event_id, .. } => seen.resumed_from.push(last_event_id),
+                Update::Opened => {
+                    let on = current.load(Ordering::SeqCst);
+                    seen.connections.push(on);
+                    if seen.killed.is_some() {
+                        seen.after_kill.push(on);
+                    }
+                }
+                Update::Connecting { last_event_id, .. } => {
+                    let received = seen.events.last().map(|(id, _)| id.clone());
+                    seen.resumes.push((last_event_id, received));
+                }
                 Update::Stopped(reason) => panic!("the client stopped: {reason:?}"),
                 _ => {}
             }
@@ -252,23 +270,37 @@ async fn failover(test: &str, extra: &[&str], n: usize, kill_at: usize) -> Optio
         seen.events, want,
         "every event once, in order, with its entry ID"
     );
-    assert!(killed);
-    let before = seen.on_instance[kill_at - 1];
+    // Each reconnect resumed from the last event received before it (the
+    // first connection from 0-0).
+    for (i, (sent, received)) in seen.resumes.iter().enumerate() {
+        let want = received.clone().unwrap_or_else(|| "0-0".into());
+        assert_eq!(sent.as_deref(), Some(want.as_str()), "reconnect {i}");
+    }
+    // After the kill, every connection and every event was on the other
+    // instance, and there were some.
+    let killed = seen.killed.expect("the instance was killed");
     assert!(
-        seen.on_instance[kill_at..].iter().all(|&i| i != before),
-        "after the kill, every event came from the other instance"
+        !seen.after_kill.is_empty(),
+        "the client reconnected after the kill"
     );
-    // The reconnect after the kill resumed from the last event received.
-    let resumed = seen
-        .resumed_from
-        .iter()
-        .flatten()
-        .any(|id| id == &want[kill_at - 1].0);
     assert!(
-        resumed,
-        "resumed from {:?}: {:?}",
-        want[kill_at - 1].0,
-        seen.resumed_from
+        seen.after_kill.iter().all(|&i| i != killed),
+        "{:?}",
+        seen.after_kill
+    );
+    // Events already on their way when the kill came may still arrive on
+    // the dead connection; from the first reconnect on, all come from the
+    // survivor.
+    let first_after = seen
+        .on_instance
+        .iter()
+        .skip(kill_at)
+        .position(|&i| i != killed)
+        .map(|p| p + kill_at)
+        .expect("events from the other instance");
+    assert!(
+        seen.on_instance[first_after..].iter().all(|&i| i != killed),
+        "no event from the killed instance after the switch"
     );
     Some(seen)
 }
@@ -278,23 +310,32 @@ async fn streaming_client_resumes_on_the_other_instance_after_a_kill() {
     let Some(seen) = failover("streaming", &[], 300, 100).await else {
         return;
     };
-    assert_eq!(seen.opened, 2, "one stream, then one on the other instance");
+    assert_eq!(
+        seen.connections.len(),
+        2,
+        "one stream, then one on the other instance"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polling_client_resumes_on_the_other_instance_after_a_kill() {
+    // Killed at 110: in the middle of a response of 25 events.
     let Some(seen) = failover(
         "polling",
         &["--poll-events", "25", "--poll-seconds", "2"],
         300,
-        100,
+        110,
     )
     .await
     else {
         return;
     };
     // Each response ends after at most 25 events: at least 300 / 25.
-    assert!(seen.opened >= 12, "{} connections", seen.opened);
+    assert!(
+        seen.connections.len() >= 12,
+        "{} connections",
+        seen.connections.len()
+    );
 }
 
 /// An instance in this process, for the tests that look at one response.
@@ -359,7 +400,8 @@ async fn a_trimmed_id_gets_the_reset_signal_then_what_is_left() {
     let (ty, id, data) = &got[0];
     assert_eq!(
         (ty.as_str(), id.as_str()),
-        (RESET_EVENT, ids[1].to_string().as_str())
+        (RESET_EVENT, ids[7].pred().to_string().as_str()),
+        "the signal's id is just before the oldest entry kept"
     );
     let signal: serde_json::Value = serde_json::from_str(data).expect("JSON data");
     assert_eq!(signal["reason"], "trimmed");
@@ -431,12 +473,21 @@ async fn a_client_that_lags_behind_the_live_feed_loses_nothing() {
         .with_last_event_id("0-0")
         .events();
     let n = 400;
+    // 16 KiB a payload: 6.4 MB in all, more than the socket buffers hold,
+    // so the slow reader does hold the server back.
+    let pad = "x".repeat(16 * 1024);
     let publisher = {
         let fanout = fanout.clone();
+        let pad = pad.clone();
         tokio::spawn(async move {
             let mut ids = Vec::new();
             for i in 0..n {
-                ids.push(fanout.publish(None, &format!("e{i}")).await.expect("XADD"));
+                ids.push(
+                    fanout
+                        .publish(None, &format!("e{i} {pad}"))
+                        .await
+                        .expect("XADD"),
+                );
             }
             ids
         })
@@ -444,8 +495,8 @@ async fn a_client_that_lags_behind_the_live_feed_loses_nothing() {
     let read = events
         .take(n)
         .then(|e| async move {
-            // Slow: a millisecond an event.
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            // Slow: two milliseconds an event.
+            tokio::time::sleep(Duration::from_millis(2)).await;
             (e.last_event_id().into_owned(), e.data().into_owned())
         })
         .collect::<Vec<_>>();
@@ -454,9 +505,13 @@ async fn a_client_that_lags_behind_the_live_feed_loses_nothing() {
         .expect("within the bound");
     let ids = publisher.await.expect("published");
     let want: Vec<_> = (0..n)
-        .map(|i| (ids[i].to_string(), format!("e{i}")))
+        .map(|i| (ids[i].to_string(), format!("e{i} {pad}")))
         .collect();
-    assert_eq!(got, want);
+    assert!(got == want, "events lost, repeated or out of order");
+    assert!(
+        fanout.catch_ups() > 0,
+        "the client fell behind the live window at least once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -524,4 +579,50 @@ async fn auto_mode_streams_up_to_the_limit_and_polls_beyond_it() {
     tokio::time::timeout(BOUND, drain)
         .await
         .expect("six events");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_client_moves_past_the_reset_signal() {
+    let Some(redis) = redis() else { return };
+    let stream = key("poll-reset");
+    // One event a response: the reset signal fills the first one alone.
+    let server = ServerConfig {
+        mode: Mode::Polling(EndAfter::events(1).retry(Duration::from_millis(100))),
+        keep_alive: None,
+    };
+    let (fanout, url) = in_process(&redis, Config::new(&stream), server).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(fanout.publish(None, &format!("e{i}")).await.expect("XADD"));
+    }
+    let client = redis::Client::open(redis.url.as_str()).expect("URL");
+    let mut con = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis");
+    let _: u64 = redis::cmd("XTRIM")
+        .arg(&stream)
+        .arg("MAXLEN")
+        .arg(2)
+        .query_async(&mut con)
+        .await
+        .expect("XTRIM");
+    let got = first_events(&url, Some(&ids[0].to_string()), 3).await;
+    assert_eq!(got[0].0, RESET_EVENT);
+    assert_eq!(
+        got[0].1,
+        ids[3].pred().to_string(),
+        "the signal's id: just before e3"
+    );
+    let rest: Vec<_> = got[1..]
+        .iter()
+        .map(|(_, id, d)| (id.clone(), d.clone()))
+        .collect();
+    let want: Vec<_> = (3..5)
+        .map(|i| (ids[i].to_string(), format!("e{i}")))
+        .collect();
+    assert_eq!(
+        rest, want,
+        "one reset, then the kept events, one a response"
+    );
 }
