@@ -373,13 +373,17 @@ async fn first_events(url: &str, last_id: Option<&str>, n: usize) -> Vec<(String
         .expect("the events within the bound")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_trimmed_id_gets_the_reset_signal_then_what_is_left() {
-    let Some(redis) = redis() else { return };
-    let stream = key("trimmed");
-    let (fanout, url) = in_process(&redis, Config::new(&stream), ServerConfig::default()).await;
+/// Publishes `n` events `e0`, `e1`... through `fanout`, then trims the
+/// stream to its last `keep` entries; returns the IDs.
+async fn publish_then_trim(
+    redis: &LocalRedis,
+    fanout: &Fanout,
+    stream: &str,
+    n: usize,
+    keep: usize,
+) -> Vec<EntryId> {
     let mut ids = Vec::new();
-    for i in 0..10 {
+    for i in 0..n {
         ids.push(fanout.publish(None, &format!("e{i}")).await.expect("XADD"));
     }
     let client = redis::Client::open(redis.url.as_str()).expect("URL");
@@ -388,12 +392,21 @@ async fn a_trimmed_id_gets_the_reset_signal_then_what_is_left() {
         .await
         .expect("Redis");
     let _: u64 = redis::cmd("XTRIM")
-        .arg(&stream)
+        .arg(stream)
         .arg("MAXLEN")
-        .arg(3)
+        .arg(keep)
         .query_async(&mut con)
         .await
         .expect("XTRIM");
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trimmed_id_gets_the_reset_signal_then_what_is_left() {
+    let Some(redis) = redis() else { return };
+    let stream = key("trimmed");
+    let (fanout, url) = in_process(&redis, Config::new(&stream), ServerConfig::default()).await;
+    let ids = publish_then_trim(&redis, &fanout, &stream, 10, 3).await;
 
     // Read up to e1; e2 to e6 are gone.
     let got = first_events(&url, Some(&ids[1].to_string()), 4).await;
@@ -591,22 +604,7 @@ async fn a_polling_client_moves_past_the_reset_signal() {
         keep_alive: None,
     };
     let (fanout, url) = in_process(&redis, Config::new(&stream), server).await;
-    let mut ids = Vec::new();
-    for i in 0..5 {
-        ids.push(fanout.publish(None, &format!("e{i}")).await.expect("XADD"));
-    }
-    let client = redis::Client::open(redis.url.as_str()).expect("URL");
-    let mut con = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("Redis");
-    let _: u64 = redis::cmd("XTRIM")
-        .arg(&stream)
-        .arg("MAXLEN")
-        .arg(2)
-        .query_async(&mut con)
-        .await
-        .expect("XTRIM");
+    let ids = publish_then_trim(&redis, &fanout, &stream, 5, 2).await;
     let got = first_events(&url, Some(&ids[0].to_string()), 3).await;
     assert_eq!(got[0].0, RESET_EVENT);
     assert_eq!(
