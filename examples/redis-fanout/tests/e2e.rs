@@ -149,6 +149,21 @@ fn session_config() -> SessionConfig {
     config
 }
 
+/// The (id, data) of events as `first_events` returns them.
+fn ids_and_data(events: &[(String, String, String)]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .map(|(_, id, d)| (id.clone(), d.clone()))
+        .collect()
+}
+
+/// The (id, data) of the events `e{i}` published with `ids`, for `range`.
+fn numbered(ids: &[EntryId], range: std::ops::Range<usize>) -> Vec<(String, String)> {
+    range
+        .map(|i| (ids[i].to_string(), format!("e{i}")))
+        .collect()
+}
+
 /// Publishes `n` events, one every `every`, straight into Redis; returns
 /// their IDs.
 async fn publish(redis: String, stream: String, n: usize, every: Duration) -> Vec<String> {
@@ -419,13 +434,8 @@ async fn a_trimmed_id_gets_the_reset_signal_then_what_is_left() {
     let signal: serde_json::Value = serde_json::from_str(data).expect("JSON data");
     assert_eq!(signal["reason"], "trimmed");
     assert_eq!(signal["last_event_id"], ids[1].to_string());
-    let rest: Vec<_> = got[1..]
-        .iter()
-        .map(|(_, id, d)| (id.clone(), d.clone()))
-        .collect();
-    let want: Vec<_> = (7..10)
-        .map(|i| (ids[i].to_string(), format!("e{i}")))
-        .collect();
+    let rest = ids_and_data(&got[1..]);
+    let want = numbered(&ids, 7..10);
     assert_eq!(rest, want);
 
     // An ID still in the stream resumes exactly, with no signal.
@@ -457,13 +467,8 @@ async fn an_unknown_id_gets_the_reset_signal_then_everything() {
         assert_eq!(got[0].0, RESET_EVENT, "{sent}");
         let signal: serde_json::Value = serde_json::from_str(&got[0].2).expect("JSON");
         assert_eq!(signal["reason"], "unknown", "{sent}");
-        let rest: Vec<_> = got[1..]
-            .iter()
-            .map(|(_, id, d)| (id.clone(), d.clone()))
-            .collect();
-        let want: Vec<_> = (0..3)
-            .map(|i| (ids[i].to_string(), format!("e{i}")))
-            .collect();
+        let rest = ids_and_data(&got[1..]);
+        let want = numbered(&ids, 0..3);
         assert_eq!(rest, want, "{sent}");
     }
 }
@@ -612,13 +617,8 @@ async fn a_polling_client_moves_past_the_reset_signal() {
         ids[3].pred().to_string(),
         "the signal's id: just before e3"
     );
-    let rest: Vec<_> = got[1..]
-        .iter()
-        .map(|(_, id, d)| (id.clone(), d.clone()))
-        .collect();
-    let want: Vec<_> = (3..5)
-        .map(|i| (ids[i].to_string(), format!("e{i}")))
-        .collect();
+    let rest = ids_and_data(&got[1..]);
+    let want = numbered(&ids, 3..5);
     assert_eq!(
         rest, want,
         "one reset, then the kept events, one a response"
