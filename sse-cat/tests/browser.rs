@@ -5,11 +5,14 @@
 //!
 //! Needs Debian's `chromium`. Under `CI=true` a missing browser fails the
 //! test; elsewhere it is skipped with a message saying what to install.
+#![cfg(unix)]
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 use serde_json::Value;
 use sse_cat::demo::{serve, ticker_parts, DemoConfig};
 use tokio::net::TcpListener;
@@ -84,10 +87,12 @@ async fn browser_gets_every_event_once_in_order_across_dropped_connections() {
     .await;
 
     // Stop the browser and its helper processes (its own process group).
+    // Signalled through the system call, not the `kill` command: Debian 12's
+    // procps 4.0.2 reads `kill -TERM -12345` as `kill(-1, SIGTERM)`, which
+    // would signal every process on the machine.
     if let Some(pid) = browser.id() {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &format!("-{pid}")])
-            .status();
+        let group = Pid::from_raw(i32::try_from(pid).expect("pid fits i32"));
+        let _ = killpg(group, Signal::SIGTERM);
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), browser.wait()).await;
     let _ = browser.kill().await;

@@ -551,8 +551,12 @@ async fn sse_cat_follows_a_url_and_reports_reconnects() {
     assert_eq!(ids_seen(&seen), [None, Some("1".into()), Some("2".into())]);
 }
 
+#[cfg(unix)]
 #[tokio::test]
 async fn sse_cat_stops_cleanly_on_ctrl_c() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+
     let script: Script = Arc::new(|_, _| {
         let mut steps = vec![Step::Send(event(1))];
         for _ in 0..200 {
@@ -571,12 +575,9 @@ async fn sse_cat_stops_cleanly_on_ctrl_c() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     })
     .await;
-    let pid = child.id().expect("running").to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(kill.success());
+    let pid = child.id().expect("running");
+    let pid = Pid::from_raw(i32::try_from(pid).expect("pid fits i32"));
+    kill(pid, Signal::SIGINT).expect("SIGINT is delivered");
     let out = bounded(child.wait_with_output())
         .await
         .expect("sse-cat exits");
