@@ -177,30 +177,8 @@ impl Contender {
                 black_box((count.pieces, count.bytes));
                 n = count.dispatches;
             }
-            Contender::Decoder => {
-                let mut decoder = Decoder::new();
-                for c in chunks.iter() {
-                    for frame in decoder.frames(c.clone()) {
-                        if let Ok(Frame::Event(event)) = frame {
-                            black_box(event.data_bytes().len());
-                            n += 1;
-                        }
-                    }
-                }
-                decoder.finish();
-            }
-            Contender::DecoderText => {
-                let mut decoder = Decoder::new();
-                for c in chunks.iter() {
-                    for frame in decoder.frames(c.clone()) {
-                        if let Ok(Frame::Event(event)) = frame {
-                            black_box(event.data().len());
-                            n += 1;
-                        }
-                    }
-                }
-                decoder.finish();
-            }
+            Contender::Decoder => n = decode_events(chunks, |e| e.data_bytes().len()),
+            Contender::DecoderText => n = decode_events(chunks, |e| e.data().len()),
             Contender::Stream => {
                 drain(
                     sse_core::adapter::stream::EventStream::new(byte_stream(chunks)),
@@ -441,6 +419,24 @@ impl<'a> Sink<'a> for Count {
         self.dispatches += 1;
         ControlFlow::Continue(())
     }
+}
+
+/// Our decoder over the chunks, one `frames` call per chunk, reading each
+/// event through `read` (generic, so each caller gets its own loop). Returns
+/// the number of events.
+fn decode_events(chunks: &Arc<[Bytes]>, read: impl Fn(&sse_core::Event) -> usize) -> u64 {
+    let mut decoder = Decoder::new();
+    let mut n = 0;
+    for c in chunks.iter() {
+        for frame in decoder.frames(c.clone()) {
+            if let Ok(Frame::Event(event)) = frame {
+                black_box(read(&event));
+                n += 1;
+            }
+        }
+    }
+    decoder.finish();
+    n
 }
 
 /// The chunks as the byte stream an HTTP client hands out: always ready,
