@@ -5,7 +5,7 @@
 //! One criterion group per case (`small/4k`, `small/1-64`, `large/4k`,
 //! `multiline/4k`, `crlf/4k`, `cr/4k`), one function per contender, all in
 //! bytes per second. Filter as usual: `cargo bench -p sse-benches --
-//! 'small/4k'` or `-- 'sse-core decoder'`. The correctness of each peer on
+//! 'small/4k'` or `-- 'sse-proto decoder'`. The correctness of each peer on
 //! each case is checked by the report binary, not here.
 
 use std::time::Duration;

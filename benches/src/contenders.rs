@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures::Stream;
-use sse_core::{Decoder, Field, Frame, Parser, Sink};
+use sse_proto::{Decoder, Field, Frame, Parser, Sink};
 
 /// What a contender is, for the report's columns and ratios.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,10 +75,10 @@ pub enum Contender {
     /// Our [`Decoder`], reading each event's data length.
     Decoder,
     /// Our [`Decoder`], reading each event's data as text
-    /// ([`sse_core::Event::data`], which checks UTF-8), as the peers that
+    /// ([`sse_proto::Event::data`], which checks UTF-8), as the peers that
     /// hand out `String`s do before the caller sees the event.
     DecoderText,
-    /// Our `stream` adapter (`sse_core::adapter::stream::EventStream`), driven
+    /// Our `stream` adapter (`sse_proto::adapter::stream::EventStream`), driven
     /// like the peers' streams.
     Stream,
     /// `eventsource-stream` 0.2: `EventStream` over a byte stream.
@@ -116,10 +116,10 @@ impl Contender {
     pub const fn name(self) -> &'static str {
         match self {
             Contender::Memchr => "memchr ceiling",
-            Contender::Parser => "sse-core parser",
-            Contender::Decoder => "sse-core decoder",
-            Contender::DecoderText => "sse-core decoder + str",
-            Contender::Stream => "sse-core stream adapter",
+            Contender::Parser => "sse-proto parser",
+            Contender::Decoder => "sse-proto decoder",
+            Contender::DecoderText => "sse-proto decoder + str",
+            Contender::Stream => "sse-proto stream adapter",
             Contender::EventsourceStream => "eventsource-stream 0.2.3",
             Contender::SseStream => "sse-stream 0.3.0",
             Contender::Sseer => "sseer 0.3.1",
@@ -181,7 +181,7 @@ impl Contender {
             Contender::DecoderText => n = decode_events(chunks, |e| e.data().len()),
             Contender::Stream => {
                 drain(
-                    sse_core::adapter::stream::EventStream::new(byte_stream(chunks)),
+                    sse_proto::adapter::stream::EventStream::new(byte_stream(chunks)),
                     |item| {
                         if let Ok(Frame::Event(event)) = item {
                             black_box(event.data_bytes().len());
@@ -281,7 +281,7 @@ impl Contender {
             }
             Contender::Stream => {
                 drain(
-                    sse_core::adapter::stream::EventStream::new(byte_stream(chunks)),
+                    sse_proto::adapter::stream::EventStream::new(byte_stream(chunks)),
                     |item| match item {
                         Ok(Frame::Event(e)) if error.is_none() => {
                             out.push(Ev::new(&e.event_type(), &e.data(), &e.last_event_id()))
@@ -424,7 +424,7 @@ impl<'a> Sink<'a> for Count {
 /// Our decoder over the chunks, one `frames` call per chunk, reading each
 /// event through `read` (generic, so each caller gets its own loop). Returns
 /// the number of events.
-fn decode_events(chunks: &Arc<[Bytes]>, read: impl Fn(&sse_core::Event) -> usize) -> u64 {
+fn decode_events(chunks: &Arc<[Bytes]>, read: impl Fn(&sse_proto::Event) -> usize) -> u64 {
     let mut decoder = Decoder::new();
     let mut n = 0;
     for c in chunks.iter() {

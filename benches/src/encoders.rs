@@ -26,7 +26,7 @@ use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 use http_body::Body;
-use sse_core::{encode, encode_to, Decoder, EventRef, Frame, ServerEvent};
+use sse_proto::{encode, encode_to, Decoder, EventRef, Frame, ServerEvent};
 
 use crate::corpus::Corpus;
 
@@ -97,15 +97,15 @@ pub fn encode_cases() -> Vec<EncodeCase> {
 /// Something that writes events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Encoder {
-    /// `sse_core::encode` of an `EventRef` borrowing the strings, into a
+    /// `sse_proto::encode` of an `EventRef` borrowing the strings, into a
     /// reused `[u8]` (the `no_std` API: no allocation at all).
     EncodeSlice,
-    /// `sse_core::encode_to` of an `EventRef`, into a reused `BytesMut`.
+    /// `sse_proto::encode_to` of an `EventRef`, into a reused `BytesMut`.
     EncodeTo,
     /// `ServerEvent::new().event(..).id(..).data(..)` (owned strings), then
     /// `encode_to` into a reused `BytesMut`.
     ServerEvent,
-    /// `sse_core::adapter::body::SseBody` over a stream of `ServerEvent`s.
+    /// `sse_proto::adapter::body::SseBody` over a stream of `ServerEvent`s.
     SseCoreBody,
     /// `sse_stream::Sse::default().event(..).id(..).data(..).encode()`, a
     /// new `Bytes` for each event.
@@ -132,10 +132,10 @@ impl Encoder {
     /// The name in tables and benchmark ids.
     pub const fn name(self) -> &'static str {
         match self {
-            Encoder::EncodeSlice => "sse-core encode (slice)",
-            Encoder::EncodeTo => "sse-core encode_to (BytesMut)",
-            Encoder::ServerEvent => "sse-core ServerEvent + encode_to",
-            Encoder::SseCoreBody => "sse-core SseBody",
+            Encoder::EncodeSlice => "sse-proto encode (slice)",
+            Encoder::EncodeTo => "sse-proto encode_to (BytesMut)",
+            Encoder::ServerEvent => "sse-proto ServerEvent + encode_to",
+            Encoder::SseCoreBody => "sse-proto SseBody",
             Encoder::SseStream => "sse-stream 0.3.0 Sse::encode",
             Encoder::SseStreamBody => "sse-stream 0.3.0 SseBody",
             Encoder::AxumBody => "axum 0.8.9 Sse body",
@@ -199,7 +199,7 @@ impl Encoder {
             }
             Encoder::SseCoreBody => {
                 let events = futures::stream::iter(items.iter().map(server_event));
-                let body = sse_core::adapter::body::SseBody::with_keep_alive(events, None);
+                let body = sse_proto::adapter::body::SseBody::with_keep_alive(events, None);
                 n = drain_body(body, &mut out);
             }
             Encoder::SseStreamBody => {
@@ -278,7 +278,7 @@ impl Scratch {
     pub fn for_items(items: &[Item]) -> Self {
         let most = items
             .iter()
-            .map(|item| sse_core::encoded_len(&event_ref(item)).expect("a valid event"))
+            .map(|item| sse_proto::encoded_len(&event_ref(item)).expect("a valid event"))
             .max()
             .unwrap_or(0);
         Scratch {

@@ -1,4 +1,4 @@
-//! Benchmarks of sse-core: throughput and allocations of our parser and
+//! Benchmarks of sse-proto: throughput and allocations of our parser and
 //! decoder and encoder, of the crates a user would otherwise pick, and of a `memchr` scan
 //! of the same bytes, the ceiling no parser can pass.
 //!

@@ -12,8 +12,8 @@
 use libfuzzer_sys::fuzz_target;
 use sse_codec_tests::decode_chunks;
 use sse_codec_tests::reference::interpret_with_last_event_id;
-use sse_core::Decoder;
-use sse_core_fuzz::{on_panic_describe, Input};
+use sse_proto::Decoder;
+use sse_proto_fuzz::{on_panic_describe, Input};
 
 /// The last event ID to start from when the knob is odd.
 const SEED: &str = "seed-\u{e9}";

@@ -18,8 +18,8 @@ use std::ops::ControlFlow;
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use sse_core::{DecodeError, Decoder, Field, Frame, Parser, Sink};
-use sse_core_fuzz::{on_panic_describe, Input};
+use sse_proto::{DecodeError, Decoder, Field, Frame, Parser, Sink};
+use sse_proto_fuzz::{on_panic_describe, Input};
 
 fuzz_target!(|data: &[u8]| {
     on_panic_describe(data);

@@ -15,8 +15,8 @@
 use libfuzzer_sys::fuzz_target;
 use sse_codec_tests::reference::interpret;
 use sse_codec_tests::{decode_chunks, expected_outcome, EventSpec};
-use sse_core::{encode, encode_to, Decoder};
-use sse_core_fuzz::{on_panic_describe, Input};
+use sse_proto::{encode, encode_to, Decoder};
+use sse_proto_fuzz::{on_panic_describe, Input};
 
 fuzz_target!(|data: &[u8]| {
     on_panic_describe(data);

@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use sse_core::session::{Action, Config, Input, Session};
-use sse_core::Decoder;
-use sse_core_fuzz::on_panic_describe;
+use sse_proto::session::{Action, Config, Input, Session};
+use sse_proto::Decoder;
+use sse_proto_fuzz::on_panic_describe;
 
 const CONTENT_TYPES: [&[u8]; 4] = [
     b"text/event-stream",

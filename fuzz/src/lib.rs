@@ -140,7 +140,7 @@ thread_local! {
 }
 
 /// Remembers `data` as the input being run, so that a panic (an assertion of
-/// the target, or one inside `sse-core`) prints it decoded, before libFuzzer
+/// the target, or one inside `sse-proto`) prints it decoded, before libFuzzer
 /// aborts and writes the artifact. Call first thing in a target.
 pub fn on_panic_describe(data: &[u8]) {
     static HOOK: Once = Once::new();
@@ -151,7 +151,7 @@ pub fn on_panic_describe(data: &[u8]) {
             CURRENT.with(|current| {
                 if let Ok(data) = current.try_borrow() {
                     eprintln!(
-                        "\n==== sse-core-fuzz: failing input ====\n{}======================================\n",
+                        "\n==== sse-proto-fuzz: failing input ====\n{}======================================\n",
                         Input::new(&data).describe()
                     );
                 }

@@ -8,8 +8,8 @@
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use sse_core::client::{Client, Connector, Response, Update};
-use sse_core::session::{Config, Connect};
+use sse_proto::client::{Client, Connector, Response, Update};
+use sse_proto::session::{Config, Connect};
 
 /// Opens each attempt's request with reqwest.
 struct Reqwest {

@@ -13,8 +13,8 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use sse_core::client::{Connector, Response};
-use sse_core::session::Connect;
+use sse_proto::client::{Connector, Response};
+use sse_proto::session::Connect;
 
 /// Why a request failed.
 #[derive(Debug)]

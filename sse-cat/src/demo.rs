@@ -26,9 +26,9 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use sse_core::adapter::body::{last_event_id, response, SseBody};
-use sse_core::replay::ReplayLog;
-use sse_core::ServerEvent;
+use sse_proto::adapter::body::{last_event_id, response, SseBody};
+use sse_proto::replay::ReplayLog;
+use sse_proto::ServerEvent;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
@@ -239,9 +239,9 @@ fn events(state: &State, req: &Request<Incoming>) -> Response<Body> {
 const PAGE: &str = r#"<!doctype html>
 <html lang="en">
 <meta charset="utf-8">
-<title>sse-core ticker</title>
+<title>sse-proto ticker</title>
 <style>body { font: 14px/1.4 monospace; margin: 2em } .state { color: #888 }</style>
-<h1>sse-core ticker</h1>
+<h1>sse-proto ticker</h1>
 <p class="state" id="state">connecting…</p>
 <pre id="log"></pre>
 <script>

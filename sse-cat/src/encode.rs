@@ -3,7 +3,7 @@
 use std::io::{self, BufRead, Write};
 
 use serde::Deserialize;
-use sse_core::{encode_to, EventRef};
+use sse_proto::{encode_to, EventRef};
 
 /// One input line: an event (`data`, with optional `type` and
 /// `last_event_id`), a reconnection time (`retry_ms`), or both.

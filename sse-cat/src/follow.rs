@@ -7,8 +7,8 @@ use futures_util::StreamExt;
 use http::header::{HeaderName, HeaderValue};
 use http::Uri;
 use sse_cat::connector::HyperConnector;
-use sse_core::client::{Client, Update};
-use sse_core::session::{Config, StopReason};
+use sse_proto::client::{Client, Update};
+use sse_proto::session::{Config, StopReason};
 
 use crate::{Args, Failure, Printer, Summary};
 

@@ -1,5 +1,5 @@
 //! The pieces of `sse-cat` that other programs and its tests use: a ready
-//! [`Connector`](sse_core::client::Connector) over hyper 1.x, with https
+//! [`Connector`](sse_proto::client::Connector) over hyper 1.x, with https
 //! through rustls (no OpenSSL), and the demo ticker server ([`demo`]).
 
 pub mod connector;

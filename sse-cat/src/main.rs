@@ -1,7 +1,7 @@
 //! `sse-cat`: shows the events of a Server-Sent Events stream.
 //!
 //! It reads a `text/event-stream` from a file or standard input, runs it
-//! through the `sse-core` decoder and prints the events for a person, or with
+//! through the `sse-proto` decoder and prints the events for a person, or with
 //! `--json` one JSON object a line for a program:
 //!
 //! ```text
@@ -31,7 +31,7 @@ use std::process::ExitCode;
 use bytes::Bytes;
 use clap::Parser;
 use serde::Serialize;
-use sse_core::{DecodeError, Decoder, Event, Frame, DEFAULT_MAX_EVENT_SIZE};
+use sse_proto::{DecodeError, Decoder, Event, Frame, DEFAULT_MAX_EVENT_SIZE};
 
 /// Show the events of a Server-Sent Events (text/event-stream) stream.
 #[derive(Debug, Parser)]

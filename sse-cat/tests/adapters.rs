@@ -11,12 +11,12 @@ use http_body_util::{BodyDataStream, BodyExt, Empty};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use sse_cat::demo::{serve, ticker_parts, DemoConfig};
-use sse_core::adapter::body::{headers, last_event_id, response, SseBody};
-use sse_core::adapter::codec::{CodecError, SseCodec};
-use sse_core::adapter::stream::{EventStream, StreamError};
-use sse_core::client::{Client, Update};
-use sse_core::session::Config;
-use sse_core::{DecodeError, Decoder, EncodeError, Event, Frame, Line, ServerEvent};
+use sse_proto::adapter::body::{headers, last_event_id, response, SseBody};
+use sse_proto::adapter::codec::{CodecError, SseCodec};
+use sse_proto::adapter::stream::{EventStream, StreamError};
+use sse_proto::client::{Client, Update};
+use sse_proto::session::Config;
+use sse_proto::{DecodeError, Decoder, EncodeError, Event, Frame, Line, ServerEvent};
 use tokio::net::TcpListener;
 use tokio_util::codec::{FramedRead, FramedWrite};
 

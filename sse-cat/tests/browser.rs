@@ -54,7 +54,7 @@ async fn browser_gets_every_event_once_in_order_across_dropped_connections() {
         },
     );
 
-    let profile = std::env::temp_dir().join(format!("sse-core-chromium-{}", std::process::id()));
+    let profile = std::env::temp_dir().join(format!("sse-proto-chromium-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&profile);
     let mut browser = tokio::process::Command::new(&chromium)
         .args([

@@ -16,8 +16,8 @@ use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use sse_cat::connector::{Body, HttpError, HyperConnector};
-use sse_core::client::{Client, Connector, Response as SseResponse, Update};
-use sse_core::session::{Config, Connect, Disconnect, StopReason};
+use sse_proto::client::{Client, Connector, Response as SseResponse, Update};
+use sse_proto::session::{Config, Connect, Disconnect, StopReason};
 use tokio::net::TcpListener;
 
 /// What the server does on one connection.

@@ -1,11 +1,11 @@
-//! Conformance suite for `sse-core`.
+//! Conformance suite for `sse-proto`.
 //!
 //! - [`reference`](mod@reference): a model of the standard written step by step from its
 //!   text, over the whole stream at once: the oracle.
 //! - [`vectors()`]: the test vectors in `vectors/*.json` (format:
 //!   `shared/VECTORS-FORMAT.md`), from the standard's examples, the
 //!   web-platform-tests `eventsource/` cases and our own edge cases.
-//! - [`decode()`]: runs `sse-core`'s decoder over a stream cut into chunks and
+//! - [`decode()`]: runs `sse-proto`'s decoder over a stream cut into chunks and
 //!   reports what it saw in the reference model's terms, so that the two can
 //!   be compared directly.
 
@@ -14,7 +14,7 @@ pub mod reference;
 use bytes::Bytes;
 use reference::{Outcome, Output};
 use serde::Deserialize;
-use sse_core::{Decoder, EventRef, Frame};
+use sse_proto::{Decoder, EventRef, Frame};
 
 /// One test vector, as stored in `vectors/*.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -100,7 +100,7 @@ pub fn vectors() -> Vec<Vector> {
     all
 }
 
-/// Runs `sse-core`'s [`Decoder`] over `input` cut into chunks of
+/// Runs `sse-proto`'s [`Decoder`] over `input` cut into chunks of
 /// `chunk_size` bytes (the whole input at once for `usize::MAX`), then ends
 /// the stream, and reports it as the reference model would.
 ///

@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::ops::ControlFlow;
 
 use bytes::Bytes;
-use sse_core::{Decoder, Field, Frame, Parser, Sink};
+use sse_proto::{Decoder, Field, Frame, Parser, Sink};
 
 /// Counts the allocations made by the current thread (tests run on several
 /// threads; each counts only its own).

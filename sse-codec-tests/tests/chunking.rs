@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use sse_codec_tests::reference::{interpret, interpret_with_last_event_id};
 use sse_codec_tests::{decode, decode_chunks, decode_with_last_event_id, vectors};
-use sse_core::Decoder;
+use sse_proto::Decoder;
 
 #[test]
 fn every_two_way_split_of_every_vector() {

@@ -2,7 +2,7 @@
 //! over many chunks is in `alloc.rs`, where its work can be counted).
 
 use bytes::Bytes;
-use sse_core::{Decoder, Event, Frame};
+use sse_proto::{Decoder, Event, Frame};
 
 fn event(t: &str, d: &str, id: &str) -> Frame {
     Frame::Event(Event::new(t.to_owned(), d.to_owned(), id.to_owned()))
@@ -112,7 +112,7 @@ fn retry_in_a_block_without_data_is_not_lost() {
 /// promises (the decoder coped; a sink relying on the promise would not).
 #[test]
 fn every_piece_lies_inside_its_chunk_even_when_empty() {
-    use sse_core::{Field, Parser, Sink};
+    use sse_proto::{Field, Parser, Sink};
     use std::ops::ControlFlow;
 
     struct Inside<'c> {

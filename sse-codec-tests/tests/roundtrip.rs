@@ -5,8 +5,8 @@ use bytes::BytesMut;
 use proptest::prelude::*;
 use sse_codec_tests::reference::{interpret, Output};
 use sse_codec_tests::{decode_chunks, expected_outcome, EventSpec};
-use sse_core::Decoder;
-use sse_core::{encode, encode_to, EncodeError, Line, ServerEvent};
+use sse_proto::Decoder;
+use sse_proto::{encode, encode_to, EncodeError, Line, ServerEvent};
 
 /// Text with the characters that matter to the format, and any Unicode.
 fn text() -> impl Strategy<Value = String> {
@@ -208,7 +208,7 @@ fn keep_alive_and_reset_id_mean_what_they_say() {
         .to_bytes()
         .expect("encodes")
         .to_vec();
-    stream.extend_from_slice(sse_core::KEEP_ALIVE);
+    stream.extend_from_slice(sse_proto::KEEP_ALIVE);
     stream.extend_from_slice(&ServerEvent::new().id("").to_bytes().expect("encodes"));
     stream.extend_from_slice(&ServerEvent::new().data("b").to_bytes().expect("encodes"));
     let out = interpret(&stream);

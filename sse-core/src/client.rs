@@ -14,8 +14,8 @@
 //! ```
 //! use bytes::Bytes;
 //! use futures_util::{stream, StreamExt};
-//! use sse_core::client::{Client, Connector, Response, Update};
-//! use sse_core::session::{Config, Connect, StopReason};
+//! use sse_proto::client::{Client, Connector, Response, Update};
+//! use sse_proto::session::{Config, Connect, StopReason};
 //!
 //! /// A connector that serves one canned stream, then says 204 (stop).
 //! struct Canned;

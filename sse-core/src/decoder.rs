@@ -294,7 +294,7 @@ enum Out {
 ///
 /// ```
 /// use bytes::Bytes;
-/// use sse_core::{Decoder, Event, Frame};
+/// use sse_proto::{Decoder, Event, Frame};
 ///
 /// let mut decoder = Decoder::new().with_last_event_id("41");
 /// let mut frames = Vec::new();

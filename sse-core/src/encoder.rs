@@ -324,7 +324,7 @@ fn write(event: &EventRef<'_>, out: &mut impl Out) {
 /// # Example
 ///
 /// ```
-/// use sse_core::{encode, EncodeError, EventRef, Line};
+/// use sse_proto::{encode, EncodeError, EventRef, Line};
 ///
 /// let mut buf = [0u8; 64];
 /// let event = EventRef { event: Some("update"), id: Some("7"), data: Some("a\nb"), ..Default::default() };
@@ -401,7 +401,7 @@ mod owned {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use sse_core::ServerEvent;
+    /// use sse_proto::ServerEvent;
     ///
     /// let event = ServerEvent::default()
     ///     .event("tick")
@@ -416,7 +416,7 @@ mod owned {
     /// // A keep-alive comment, and the event that resets the last event ID.
     /// assert_eq!(ServerEvent::default().comment("ping").to_bytes()?, ": ping\n\n");
     /// assert_eq!(ServerEvent::default().id("").to_bytes()?, "id:\n\n");
-    /// # Ok::<(), sse_core::EncodeError>(())
+    /// # Ok::<(), sse_proto::EncodeError>(())
     /// ```
     #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
     pub struct ServerEvent {

@@ -3,7 +3,7 @@
 //! ```
 //! # #[cfg(feature = "alloc")] {
 //! use bytes::Bytes;
-//! use sse_core::{Decoder, Frame};
+//! use sse_proto::{Decoder, Frame};
 //!
 //! let mut decoder = Decoder::new();
 //! // Bytes arrive in any chunking: here a CRLF is split over two chunks.
@@ -22,7 +22,7 @@
 //! assert_eq!(events[0].last_event_id(), "1");
 //! assert_eq!(decoder.last_event_id(), "1");
 //! # }
-//! # Ok::<(), sse_core::DecodeError>(())
+//! # Ok::<(), sse_proto::DecodeError>(())
 //! ```
 //!
 //! # What is here

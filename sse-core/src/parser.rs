@@ -148,7 +148,7 @@ enum State {
 ///
 /// ```
 /// use core::ops::ControlFlow;
-/// use sse_core::{Field, Parser, Sink};
+/// use sse_proto::{Field, Parser, Sink};
 ///
 /// /// Counts the data lines and events of a stream.
 /// #[derive(Default)]

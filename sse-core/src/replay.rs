@@ -19,8 +19,8 @@ use crate::encoder::{encoded_len, EncodeError, ServerEvent};
 /// # Example
 ///
 /// ```
-/// use sse_core::replay::{ReplayLog, Resume};
-/// use sse_core::ServerEvent;
+/// use sse_proto::replay::{ReplayLog, Resume};
+/// use sse_proto::ServerEvent;
 ///
 /// let mut log = ReplayLog::new(2, 1 << 20);
 /// for n in 1..=3 {

@@ -239,7 +239,7 @@ enum State {
 /// ```
 /// use core::time::Duration;
 /// use bytes::Bytes;
-/// use sse_core::session::{Action, Config, Disconnect, Input, Session};
+/// use sse_proto::session::{Action, Config, Disconnect, Input, Session};
 ///
 /// let mut session = Session::new(Config::default());
 /// let t0 = Duration::ZERO;

@@ -4,8 +4,8 @@
 //! ```sh
 //! cargo build --release -p sse-benches --bin profile
 //! valgrind --tool=callgrind --toggle-collect='*Contender::run*' \
-//!     target/release/profile 'sse-core decoder' small/4k 20
-//! perf record -g target/release/profile 'sse-core parser' multiline/4k 2000
+//!     target/release/profile 'sse-proto decoder' small/4k 20
+//! perf record -g target/release/profile 'sse-proto parser' multiline/4k 2000
 //! ```
 //!
 //! With no arguments it lists the contenders and cases. (For line numbers in

@@ -379,7 +379,7 @@ fn main() {
         w.push('\n');
     };
 
-    let _ = writeln!(w, "# sse-core benchmark report\n");
+    let _ = writeln!(w, "# sse-proto benchmark report\n");
     let _ = writeln!(
         w,
         "{}, `{}` build, {} ms a measurement ({runs} interleaved runs, median), \
@@ -497,11 +497,11 @@ fn main() {
             "**wrong**".to_owned()
         }
     };
-    let _ = write!(w, "| sse-core decoder vs model |");
+    let _ = write!(w, "| sse-proto decoder vs model |");
     for (ci, case) in cases.iter().enumerate() {
         let text = cell(
             &ours_vs_model[ci],
-            "sse-core decoder vs model",
+            "sse-proto decoder vs model",
             case,
             &mut notes,
         );

@@ -12,7 +12,7 @@ use futures_util::Stream;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
 use redis::{AsyncConnectionConfig, RedisResult, Value};
-use sse_core::ServerEvent;
+use sse_proto::ServerEvent;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::AbortHandle;
 
@@ -577,7 +577,7 @@ async fn read_loop(
 }
 
 /// The events of one SSE connection: a `Stream` for
-/// [`SseBody`](sse_core::adapter::body::SseBody). Dropping it stops the
+/// [`SseBody`](sse_proto::adapter::body::SseBody). Dropping it stops the
 /// task that feeds it.
 pub struct Subscription {
     events: mpsc::Receiver<ServerEvent>,

@@ -1,5 +1,5 @@
 //! End to end: Redis, instances of the service, and this project's
-//! reconnecting client (`sse_core::client::Client` over `sse-cat`'s hyper
+//! reconnecting client (`sse_proto::client::Client` over `sse-cat`'s hyper
 //! connector), all on 127.0.0.1.
 //!
 //! Needs `redis-server` (Debian's `redis-server`), or a server named by
@@ -18,9 +18,9 @@ use futures_util::StreamExt;
 use redis_fanout::local::LocalRedis;
 use redis_fanout::{serve, Config, EntryId, Fanout, Mode, ServerConfig, RESET_EVENT};
 use sse_cat::connector::HyperConnector;
-use sse_core::adapter::body::EndAfter;
-use sse_core::client::{Client, Connector, Response, Update};
-use sse_core::session::{Config as SessionConfig, Connect};
+use sse_proto::adapter::body::EndAfter;
+use sse_proto::client::{Client, Connector, Response, Update};
+use sse_proto::session::{Config as SessionConfig, Connect};
 
 /// The longest any test may take.
 const BOUND: Duration = Duration::from_secs(60);

@@ -6,8 +6,8 @@
 //! ```
 //! use futures_util::stream;
 //! use http_body_util::BodyExt;
-//! use sse_core::adapter::body::{response, SseBody};
-//! use sse_core::ServerEvent;
+//! use sse_proto::adapter::body::{response, SseBody};
+//! use sse_proto::ServerEvent;
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! let events = stream::iter([ServerEvent::new().id("1").data("hello")]);
@@ -70,8 +70,8 @@ pub struct SseBody<S> {
 /// use std::time::Duration;
 /// use futures_util::stream;
 /// use http_body_util::BodyExt;
-/// use sse_core::adapter::body::{EndAfter, SseBody};
-/// use sse_core::ServerEvent;
+/// use sse_proto::adapter::body::{EndAfter, SseBody};
+/// use sse_proto::ServerEvent;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 /// let events = stream::iter((1..=5).map(|i| ServerEvent::new().id(i.to_string()).data("x")));

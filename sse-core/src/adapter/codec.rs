@@ -13,8 +13,8 @@
 //!
 //! ```
 //! use futures_util::StreamExt;
-//! use sse_core::adapter::codec::SseCodec;
-//! use sse_core::Frame;
+//! use sse_proto::adapter::codec::SseCodec;
+//! use sse_proto::Frame;
 //! use tokio_util::codec::FramedRead;
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {

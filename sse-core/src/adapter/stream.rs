@@ -5,8 +5,8 @@
 //! ```
 //! use bytes::Bytes;
 //! use futures_util::{stream, StreamExt};
-//! use sse_core::adapter::stream::EventStream;
-//! use sse_core::Frame;
+//! use sse_proto::adapter::stream::EventStream;
+//! use sse_proto::Frame;
 //!
 //! # futures_util::FutureExt::now_or_never(async {
 //! let chunks = stream::iter([Ok::<_, std::io::Error>(Bytes::from("data: a\r")), Ok(Bytes::from("\n\n"))]);

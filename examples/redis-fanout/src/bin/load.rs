@@ -23,7 +23,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use redis_fanout::local::LocalRedis;
 use redis_fanout::{serve, Config, Fanout, ServerConfig};
-use sse_core::{Decoder, Frame};
+use sse_proto::{Decoder, Frame};
 
 fn arg(args: &[String], name: &str, default: u64) -> u64 {
     match args.iter().position(|a| a == name) {
