@@ -57,7 +57,7 @@ impl EncodeCase {
     pub fn new(corpus: Corpus) -> Self {
         let mut decoder = Decoder::new();
         let mut items = Vec::new();
-        for frame in decoder.frames(corpus.generate().into()) {
+        for frame in decoder.frames(corpus.generate()) {
             if let Ok(Frame::Event(e)) = frame {
                 let event_type = e.event_type();
                 items.push(Item {
@@ -243,7 +243,7 @@ impl Encoder {
         self.pass(items, &mut scratch, |bytes| all.extend_from_slice(bytes));
         let mut decoder = Decoder::new();
         let mut i = 0;
-        for frame in decoder.frames(all.clone().into()) {
+        for frame in decoder.frames(all.clone()) {
             let Ok(Frame::Event(e)) = frame else {
                 return Err(format!("a frame that is not an event: {frame:?}"));
             };

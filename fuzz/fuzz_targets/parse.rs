@@ -15,6 +15,7 @@
 #![no_main]
 
 use std::ops::ControlFlow;
+use std::time::Duration;
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
@@ -202,31 +203,36 @@ fn parse(chunks: &[&[u8]], pause: bool) -> Parsed {
 struct Decoded {
     frames: Vec<Result<Frame, DecodeError>>,
     last_event_id: Vec<u8>,
-    retry: Option<u64>,
+    retry: Option<Duration>,
     dropped: bool,
     /// The same after `finish` (which must keep them).
     last_event_id_after: Vec<u8>,
-    retry_after: Option<u64>,
+    retry_after: Option<Duration>,
 }
 
 fn decode(chunks: &[&[u8]], limit: usize) -> Decoded {
     let mut decoder = Decoder::new().max_event_size(limit);
     let mut frames = Vec::new();
     for &chunk in chunks {
-        let mut chunk = Bytes::copy_from_slice(chunk);
+        decoder.push(Bytes::copy_from_slice(chunk));
         loop {
-            let before = chunk.len();
-            match decoder.decode(&mut chunk) {
+            let before = decoder.pending_input();
+            match decoder.next_frame() {
                 Some(frame) => {
                     // A frame comes from a line end, or from a value over the limit.
                     assert!(
-                        chunk.len() < before || matches!(frame, Err(DecodeError::TooLarge { .. })),
+                        decoder.pending_input() < before
+                            || matches!(frame, Err(DecodeError::TooLarge { .. })),
                         "a frame from no input: {frame:?}"
                     );
                     frames.push(frame);
                 }
                 None => {
-                    assert!(chunk.is_empty(), "decode returned None with input left");
+                    assert_eq!(
+                        decoder.pending_input(),
+                        0,
+                        "next_frame returned None with input left"
+                    );
                     break;
                 }
             }
@@ -246,11 +252,11 @@ fn decode(chunks: &[&[u8]], limit: usize) -> Decoded {
 }
 
 impl Decoded {
-    fn retries(&self) -> Vec<u64> {
+    fn retries(&self) -> Vec<Duration> {
         self.frames
             .iter()
             .filter_map(|f| match f {
-                Ok(Frame::Retry(ms)) => Some(*ms),
+                Ok(Frame::Retry(delay)) => Some(*delay),
                 _ => None,
             })
             .collect()

@@ -32,18 +32,17 @@ const STATUSES: [u16; 8] = [200, 200, 200, 204, 500, 503, 429, 404];
 
 fuzz_target!(|data: &[u8]| {
     on_panic_describe(data);
-    let mut config = Config::default();
-    config.idle_timeout = data
-        .first()
-        .filter(|b| *b & 1 == 1)
-        .map(|b| Duration::from_millis(u64::from(*b) * 10));
-    config.retry_server_errors = data.get(1).is_some_and(|b| b & 1 == 1);
-    config.max_attempts = data
-        .get(2)
-        .filter(|b| *b & 1 == 1)
-        .map(|b| u32::from(*b >> 1));
-    config.max_event_size = 4096;
-    let floor = config.min_retry;
+    let floor = Duration::from_millis(500);
+    let config = Config::default()
+        .idle_timeout(
+            data.first()
+                .filter(|b| *b & 1 == 1)
+                .map(|b| Duration::from_millis(u64::from(*b) * 10)),
+        )
+        .retry_server_errors(data.get(1).is_some_and(|b| b & 1 == 1))
+        .max_attempts(data.get(2).filter(|b| *b & 1 == 1).map(|b| u32::from(*b >> 1)))
+        .max_event_size(4096)
+        .min_retry(floor);
     let mut session = Session::new(config);
     // An independent decoder fed the same bodies, for the last event ID.
     let mut shadow = Decoder::new();
@@ -71,8 +70,8 @@ fuzz_target!(|data: &[u8]| {
                 let len = usize::from(bytes.next().unwrap_or(0) % 64);
                 let body: Vec<u8> = bytes.by_ref().take(len).collect();
                 if open {
-                    let mut chunk = Bytes::from(body.clone());
-                    while shadow.decode(&mut chunk).is_some() {}
+                    shadow.push(body.clone());
+                    while shadow.next_frame().is_some() {}
                 }
                 session.handle(now, Input::Body(Bytes::from(body)));
             }
@@ -127,7 +126,7 @@ fuzz_target!(|data: &[u8]| {
                         "a reconnect after {retry_in:?}, under the floor"
                     );
                     earliest_connect = now + retry_in;
-                    shadow.finish();
+                    let _ = shadow.finish();
                     open = false;
                 }
                 Action::Wait(Some(deadline)) => {
@@ -145,7 +144,7 @@ fuzz_target!(|data: &[u8]| {
                 Action::Stop(reason) => {
                     stopped = Some(reason);
                     if open {
-                        shadow.finish();
+                        let _ = shadow.finish();
                     }
                     open = false;
                     settled = true;

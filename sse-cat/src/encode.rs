@@ -64,7 +64,7 @@ pub fn encode_lines(input: impl BufRead, out: &mut impl Write) -> Result<usize, 
         if let Some(ms) = input.retry_ms {
             // On its own, before the event, as `--json` reports it.
             let retry = EventRef {
-                retry: Some(ms),
+                retry: Some(std::time::Duration::from_millis(ms)),
                 ..Default::default()
             };
             encode_to(&retry, &mut buf).map_err(|e| invalid(e.to_string()))?;

@@ -23,19 +23,23 @@ pub fn follow(args: &Args, url: &str) -> Result<Summary, Failure> {
         let (name, value) = parse_header(header).map_err(Failure::Usage)?;
         connector = connector.header(name, value);
     }
-    let mut config = Config::default();
-    config.max_event_size = args.max_event_size;
-    config.max_attempts = args.max_attempts;
-    config.retry_server_errors = args.retry_server_errors;
-    if let Some(secs) = args.idle_timeout {
-        config.idle_timeout = Some(
+    let idle_timeout = args
+        .idle_timeout
+        .map(|secs| {
             Duration::try_from_secs_f64(secs)
-                .map_err(|e| Failure::Usage(format!("invalid --idle-timeout {secs}: {e}")))?,
+                .map_err(|e| Failure::Usage(format!("invalid --idle-timeout {secs}: {e}")))
+        })
+        .transpose()?;
+    let config = Config::default()
+        .max_event_size(args.max_event_size)
+        .max_attempts(args.max_attempts)
+        .retry_server_errors(args.retry_server_errors)
+        .idle_timeout(idle_timeout)
+        .seed(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64),
         );
-    }
-    config.seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
     let mut client = Client::new(connector, config);
     if let Some(id) = &args.last_event_id {
         client = client.with_last_event_id(id.clone());

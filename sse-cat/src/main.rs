@@ -266,9 +266,13 @@ impl<W: Write> Printer<W> {
     fn frame(&mut self, frame: &Frame) -> Result<(), Failure> {
         let written = match (frame, self.json) {
             (Frame::Event(e), true) => self.json_event(e),
-            (Frame::Retry(ms), true) => self.json_line(&JsonRetry { retry_ms: *ms }),
+            (Frame::Retry(delay), true) => self.json_line(&JsonRetry {
+                retry_ms: whole_millis(*delay),
+            }),
             (Frame::Event(e), false) => self.human_event(e),
-            (Frame::Retry(ms), false) => writeln!(self.out, "~ retry: {ms} ms"),
+            (Frame::Retry(delay), false) => {
+                writeln!(self.out, "~ retry: {} ms", whole_millis(*delay))
+            }
             // `Frame` may grow; a frame this version does not know is skipped.
             _ => Ok(()),
         };
@@ -312,4 +316,10 @@ fn output_failure(error: io::Error) -> Failure {
     } else {
         Failure::Output(error)
     }
+}
+
+/// A `retry` delay as the field's milliseconds. The decoder makes each delay
+/// from the whole milliseconds of a `u64`, so this loses nothing.
+fn whole_millis(delay: std::time::Duration) -> u64 {
+    u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)
 }

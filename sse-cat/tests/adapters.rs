@@ -70,7 +70,7 @@ async fn codec_round_trips_over_a_duplex_pipe() {
         frames[1],
         Err(DecodeError::TooLarge { limit: 16, .. })
     ));
-    assert_eq!(frames[2], Ok(Frame::Retry(250)));
+    assert_eq!(frames[2], Ok(Frame::Retry(Duration::from_millis(250))));
     assert_eq!(
         frames[3],
         Ok(Frame::Event(Event::new("message", "after", "1")))
@@ -216,9 +216,7 @@ fn demo_config() -> DemoConfig {
 }
 
 fn fast_client_config() -> Config {
-    let mut config = Config::default();
-    config.min_retry = Duration::from_millis(10);
-    config
+    Config::default().min_retry(Duration::from_millis(10))
 }
 
 #[tokio::test]

@@ -124,10 +124,9 @@ fn event(id: u32) -> String {
 }
 
 fn fast_config() -> Config {
-    let mut config = Config::default();
-    config.initial_retry = Duration::from_millis(50);
-    config.min_retry = Duration::from_millis(10);
-    config
+    Config::default()
+        .initial_retry(Duration::from_millis(50))
+        .min_retry(Duration::from_millis(10))
 }
 
 /// Runs the client until it stops, at most 20 s.
@@ -299,8 +298,7 @@ async fn server_errors_are_retried_under_the_retry_policy() {
         _ => Reply::Status(204, "text/event-stream", None),
     });
     let (url, seen) = serve(script).await;
-    let mut config = fast_config();
-    config.retry_server_errors = true;
+    let config = fast_config().retry_server_errors(true);
     let updates = run(Client::new(connector(&url), config)).await;
     assert_eq!(events(&updates).len(), 1);
     let waits: Vec<_> = updates
@@ -343,8 +341,7 @@ async fn a_stalled_server_trips_the_idle_timeout() {
         _ => Reply::Status(204, "text/event-stream", None),
     });
     let (url, seen) = serve(script).await;
-    let mut config = fast_config();
-    config.idle_timeout = Some(Duration::from_millis(300));
+    let config = fast_config().idle_timeout(Duration::from_millis(300));
     let started = Instant::now();
     let updates = run(Client::new(connector(&url), config)).await;
     assert!(
@@ -379,8 +376,7 @@ async fn keep_alive_comments_keep_a_quiet_stream_open() {
         _ => Reply::Status(204, "text/event-stream", None),
     });
     let (url, _) = serve(script).await;
-    let mut config = fast_config();
-    config.idle_timeout = Some(Duration::from_millis(300));
+    let config = fast_config().idle_timeout(Duration::from_millis(300));
     let updates = run(Client::new(connector(&url), config)).await;
     assert_eq!(events(&updates).len(), 2);
     let idle = updates.iter().any(|u| {
@@ -463,8 +459,7 @@ async fn connection_refused_is_retried_up_to_max_attempts() {
         .expect("bind")
         .local_addr()
         .expect("address");
-    let mut config = fast_config();
-    config.max_attempts = Some(3);
+    let config = fast_config().max_attempts(3);
     let updates = run(Client::new(connector(&format!("http://{addr}/")), config)).await;
     let attempts = updates
         .iter()

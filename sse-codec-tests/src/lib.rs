@@ -154,19 +154,25 @@ pub fn decode_chunks(input: &[u8], lens: &[usize], mut decoder: Decoder) -> Outc
                     data: e.data().into_owned(),
                     last_event_id: e.last_event_id().into_owned(),
                 }),
-                Ok(Frame::Retry(ms)) => outputs.push(Output::Retry(ms)),
+                Ok(Frame::Retry(delay)) => outputs.push(Output::Retry(whole_millis(delay))),
                 Ok(other) => panic!("unexpected frame {other:?}"),
                 Err(e) => panic!("decoder error: {e}"),
             }
         }
         start = end;
     }
-    decoder.finish();
+    let _ = decoder.finish();
     Outcome {
         outputs,
         last_event_id: decoder.last_event_id().into_owned(),
-        retry_ms: decoder.retry(),
+        retry_ms: decoder.retry().map(whole_millis),
     }
+}
+
+/// A `retry` delay in the milliseconds the vectors use. The decoder makes
+/// each delay from whole milliseconds of a `u64`, so this is exact.
+pub fn whole_millis(delay: std::time::Duration) -> u64 {
+    u64::try_from(delay.as_millis()).expect("a retry delay is at most u64::MAX ms")
 }
 
 /// An event to encode, with owned parts: the encoder's [`EventRef`] for
@@ -192,7 +198,7 @@ impl EventSpec {
             comment: self.comment.as_deref(),
             event: self.event.as_deref(),
             id: self.id.as_deref(),
-            retry: self.retry,
+            retry: self.retry.map(std::time::Duration::from_millis),
             data: self.data.as_deref(),
         }
     }

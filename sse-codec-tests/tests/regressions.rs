@@ -1,6 +1,8 @@
 //! The failures found in today's SSE crates, one test each (the long line
 //! over many chunks is in `alloc.rs`, where its work can be counted).
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use sse_proto::{Decoder, Event, Frame};
 
@@ -12,15 +14,15 @@ fn event(t: &str, d: &str, id: &str) -> Frame {
 fn blank_line_as_cr_at_chunk_end_dispatches_without_more_bytes() {
     for chunk in [&b"data: x\n\r"[..], b"data: x\r\r", b"data: x\r\n\r"] {
         let mut d = Decoder::new();
-        let mut input = Bytes::copy_from_slice(chunk);
+        d.push(Bytes::copy_from_slice(chunk));
         assert_eq!(
-            d.decode(&mut input),
+            d.next_frame(),
             Some(Ok(event("message", "x", ""))),
             "{chunk:?}"
         );
         // And the LF that may follow in the next chunk is not a second blank line.
-        let mut next = Bytes::from_static(b"\ndata: y\n\n");
-        assert_eq!(d.decode(&mut next), Some(Ok(event("message", "y", ""))));
+        d.push(Bytes::from_static(b"\ndata: y\n\n"));
+        assert_eq!(d.next_frame(), Some(Ok(event("message", "y", ""))));
     }
 }
 
@@ -103,8 +105,8 @@ fn seeded_last_event_id_survives_events_without_id() {
 fn retry_in_a_block_without_data_is_not_lost() {
     let mut d = Decoder::new();
     let frames: Vec<_> = d.frames(Bytes::from_static(b"retry: 3000\n\n")).collect();
-    assert_eq!(frames, [Ok(Frame::Retry(3000))]);
-    assert_eq!(d.retry(), Some(3000));
+    assert_eq!(frames, [Ok(Frame::Retry(Duration::from_secs(3)))]);
+    assert_eq!(d.retry(), Some(Duration::from_secs(3)));
 }
 
 /// Found by the `parse` fuzz target: for a line without a colon the parser

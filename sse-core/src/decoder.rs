@@ -1,9 +1,11 @@
 //! Owned events, assembled from the parser's pieces.
 
 use alloc::borrow::Cow;
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use core::fmt;
 use core::ops::ControlFlow;
+use core::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
@@ -172,11 +174,12 @@ impl Event {
 pub enum Frame {
     /// A dispatched event.
     Event(Event),
-    /// A valid `retry` field set the reconnection time, in milliseconds.
+    /// A valid `retry` field set the reconnection time (the field's whole
+    /// milliseconds).
     ///
     /// It is reported when the field is read, not with an event: a `retry`
     /// in a block without data still counts, as the standard says.
-    Retry(u64),
+    Retry(Duration),
 }
 
 /// Why the decoder could not hand out an event.
@@ -249,15 +252,15 @@ struct State {
     /// The last event ID string: the buffer as of the last blank line.
     last_event_id: Text,
     /// The reconnection time from the last valid `retry`.
-    retry: Option<u64>,
+    retry: Option<Duration>,
     /// The `retry` line being read: its value so far (`None` once invalid)
     /// and whether it had any digit.
     retry_value: Option<u64>,
     retry_digits: bool,
     /// Pieces of the current line have arrived, but not its last piece.
     in_line: bool,
-    /// A field line arrived since the last blank line.
-    pending: bool,
+    /// A `data` line (whole or in part) arrived since the last blank line.
+    data_seen: bool,
     /// Bytes of field values in the current block, for the limit.
     size: usize,
     /// The block went over the limit; ignore it up to the blank line.
@@ -276,9 +279,11 @@ enum Out {
 
 /// Turns a byte stream into [`Frame`]s: events and reconnection times.
 ///
-/// Feed it [`Bytes`] chunks as they arrive with [`Decoder::decode`], which
-/// hands out one frame per call; at the end of the stream call
-/// [`Decoder::finish`]. Between connections of one `EventSource` keep the
+/// Give it [`Bytes`] chunks as they arrive with [`Decoder::push`] and take
+/// the frames with [`Decoder::next_frame`] (or both at once with
+/// [`Decoder::frames`]); at the end of the stream call [`Decoder::finish`].
+/// The decoder owns the input it has not decoded yet: stopping to read
+/// frames early never loses any. Between connections of one `EventSource` keep the
 /// decoder: [`Decoder::finish`] readies it for the next stream and keeps the
 /// last event ID and the reconnection time, as a browser does.
 ///
@@ -293,6 +298,7 @@ enum Out {
 /// # Example
 ///
 /// ```
+/// use std::time::Duration;
 /// use bytes::Bytes;
 /// use sse_proto::{Decoder, Event, Frame};
 ///
@@ -304,15 +310,20 @@ enum Out {
 /// // The stream ends before the last event's blank line: it is dropped.
 /// assert!(decoder.finish());
 /// assert_eq!(frames, [
-///     Ok(Frame::Retry(2000)),
+///     Ok(Frame::Retry(Duration::from_millis(2000))),
 ///     Ok(Frame::Event(Event::new("message", "{\"n\":1}", "41"))),
 /// ]);
-/// assert_eq!(decoder.retry(), Some(2000));
+/// assert_eq!(decoder.retry(), Some(Duration::from_secs(2)));
 /// ```
 #[derive(Debug)]
+#[must_use = "a decoder does nothing until input is pushed and its frames are read"]
 pub struct Decoder {
     parser: Parser,
     st: State,
+    /// Pushed input not yet decoded: the chunk being decoded, and the chunks
+    /// pushed after it.
+    input: Bytes,
+    queued: VecDeque<Bytes>,
 }
 
 impl Default for Decoder {
@@ -339,12 +350,14 @@ impl Decoder {
                 retry_value: None,
                 retry_digits: false,
                 in_line: false,
-                pending: false,
+                data_seen: false,
                 size: 0,
                 discarding: false,
                 offset: 0,
                 spare: BytesMut::new(),
             },
+            input: Bytes::new(),
+            queued: VecDeque::new(),
         }
     }
 
@@ -377,81 +390,132 @@ impl Decoder {
         self.st.last_event_id.as_bytes()
     }
 
-    /// The reconnection time, in milliseconds, from the last valid `retry`.
-    pub fn retry(&self) -> Option<u64> {
+    /// The reconnection time from the last valid `retry` field, if any.
+    ///
+    /// It is the server's word, unbounded (up to `u64::MAX` milliseconds):
+    /// a client should cap it, as [`crate::session`] does.
+    pub fn retry(&self) -> Option<Duration> {
         self.st.retry
     }
 
-    /// Decodes from the front of `input` up to the next frame.
+    /// Queues a chunk of the stream, to be decoded by
+    /// [`Decoder::next_frame`]. Chunks are decoded in the order they were
+    /// pushed; nothing is decoded, copied or lost here.
     ///
-    /// Returns the frame, consuming `input` up to the line that completed
-    /// it; call again to go on. Returns `None` once all of `input` is
-    /// consumed: its bytes are kept in the decoder's state (a partial line, a
-    /// partial event) until the next chunk completes them. The input is never
-    /// copied where a value lies whole in it.
+    /// A value that lies whole in one chunk is shared with it, not copied,
+    /// so push chunks as they come off the wire rather than joining them.
+    pub fn push(&mut self, chunk: impl Into<Bytes>) {
+        let chunk = chunk.into();
+        if chunk.is_empty() {
+            return;
+        }
+        if self.input.is_empty() {
+            self.input = chunk;
+        } else {
+            self.queued.push_back(chunk);
+        }
+    }
+
+    /// The bytes pushed and not yet decoded.
+    pub fn pending_input(&self) -> usize {
+        self.input.len() + self.queued.iter().map(Bytes::len).sum::<usize>()
+    }
+
+    /// Decodes the pushed input up to the next frame.
+    ///
+    /// Returns `None` once all pushed input is decoded: bytes of a partial
+    /// line or a partial event are then kept in the decoder's state until
+    /// later chunks complete them. Call it until it returns `None` after each
+    /// [`Decoder::push`]; input it has not reached stays in the decoder, so
+    /// stopping early loses nothing.
     ///
     /// # Errors
     ///
     /// [`DecodeError::TooLarge`] when an event grows past the limit. Decoding
-    /// may go on: the next call carries on after the oversized event.
-    pub fn decode(&mut self, input: &mut Bytes) -> Option<Result<Frame, DecodeError>> {
-        let mut sink = Collect {
-            st: &mut self.st,
-            chunk: input,
-        };
-        let (consumed, out) = match self.parser.feed(input, &mut sink) {
-            ControlFlow::Continue(()) => (input.len(), None),
-            ControlFlow::Break(stop) => (stop.consumed, Some(stop.value)),
-        };
-        self.st.offset += consumed as u64;
-        input.advance(consumed);
-        out.map(|out| match out {
-            Out::Frame(frame) => Ok(frame),
-            Out::Error(e) => Err(e),
-        })
-    }
-
-    /// All the frames of one chunk: an iterator over [`Decoder::decode`].
-    /// If it is dropped early, the rest of the chunk is not decoded.
-    pub fn frames(&mut self, input: Bytes) -> Frames<'_> {
-        Frames {
-            decoder: self,
-            input,
+    /// goes on: the next call carries on after the oversized event.
+    #[must_use = "a frame carries an event or a reconnection time; dropping it loses it"]
+    pub fn next_frame(&mut self) -> Option<Result<Frame, DecodeError>> {
+        loop {
+            if self.input.is_empty() {
+                self.input = self.queued.pop_front()?;
+            }
+            let mut sink = Collect {
+                st: &mut self.st,
+                chunk: &self.input,
+            };
+            let (consumed, out) = match self.parser.feed(&self.input, &mut sink) {
+                ControlFlow::Continue(()) => (self.input.len(), None),
+                ControlFlow::Break(stop) => (stop.consumed, Some(stop.value)),
+            };
+            self.st.offset += consumed as u64;
+            self.input.advance(consumed);
+            if let Some(out) = out {
+                return Some(match out {
+                    Out::Frame(frame) => Ok(frame),
+                    Out::Error(e) => Err(e),
+                });
+            }
         }
     }
 
-    /// Ends the stream. An event whose blank line never came is discarded,
-    /// as the standard says, and so is a last line without a line end.
+    /// Pushes `chunk` and iterates over the frames of all the pushed input:
+    /// [`Decoder::push`] then [`Decoder::next_frame`] until `None`.
     ///
-    /// Returns whether anything was discarded. The decoder is then ready for
-    /// the next stream of the same `EventSource`: it keeps the last event ID
-    /// and the reconnection time, and strips a BOM again.
+    /// The iterator is lazy. If it is dropped early, the input it did not
+    /// reach stays in the decoder and the next call to `frames` or
+    /// [`Decoder::next_frame`] goes on from there: nothing is lost.
+    #[must_use = "the iterator is lazy: nothing is decoded until it is iterated"]
+    pub fn frames(&mut self, chunk: impl Into<Bytes>) -> Frames<'_> {
+        self.push(chunk);
+        Frames { decoder: self }
+    }
+
+    /// Ends the stream, readying the decoder for the next stream of the same
+    /// `EventSource`: it keeps the last event ID and the reconnection time,
+    /// and strips a BOM again.
+    ///
+    /// An event whose blank line never came is discarded, as the standard
+    /// says, and so is a last line without a line end. Input pushed and not
+    /// yet decoded is decoded first: its `retry` and `id` take effect, but
+    /// its events cannot be handed out any more and count as discarded; call
+    /// [`Decoder::next_frame`] until `None` before `finish` to get them.
+    ///
+    /// Returns whether an event was discarded: whether the unterminated block
+    /// had a `data` line (whole, or part of its value), or undecoded
+    /// input held an event. A block of only `id`, `event` or `retry` lines or comments
+    /// would dispatch nothing and loses no event (an unterminated `id` does
+    /// not change the last event ID, as the standard says); neither does an
+    /// oversized event, already reported by [`DecodeError::TooLarge`].
     pub fn finish(&mut self) -> bool {
+        let mut lost = false;
+        while let Some(frame) = self.next_frame() {
+            lost |= !matches!(frame, Ok(Frame::Retry(_)));
+        }
         let st = &mut self.st;
-        let dropped = st.pending || st.discarding || !self.parser.at_line_start();
+        lost |= st.data_seen && !st.discarding;
         self.parser.finish();
         st.clear_block();
         st.id_buf = st.last_event_id.clone();
         st.in_line = false;
-        st.pending = false;
+        st.data_seen = false;
         st.discarding = false;
         st.size = 0;
-        dropped
+        lost
     }
 }
 
-/// The frames of one chunk; see [`Decoder::frames`].
+/// The frames of the decoder's pending input; see [`Decoder::frames`].
 #[derive(Debug)]
+#[must_use = "the iterator is lazy: nothing is decoded until it is iterated"]
 pub struct Frames<'d> {
     decoder: &'d mut Decoder,
-    input: Bytes,
 }
 
 impl Iterator for Frames<'_> {
     type Item = Result<Frame, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.decoder.decode(&mut self.input)
+        self.decoder.next_frame()
     }
 }
 
@@ -582,7 +646,7 @@ impl<'a> Sink<'a> for Collect<'a, '_> {
     fn value(&mut self, field: Field, part: &'a [u8], last: bool) -> ControlFlow<Out> {
         let first = !self.st.in_line;
         self.st.in_line = !last;
-        self.st.pending = true;
+        self.st.data_seen |= field == Field::Data;
 
         if field == Field::Retry {
             let st = &mut *self.st;
@@ -613,8 +677,9 @@ impl<'a> Sink<'a> for Collect<'a, '_> {
             }
             if last {
                 if let (Some(ms), true) = (st.retry_value.take(), st.retry_digits) {
-                    st.retry = Some(ms);
-                    return ControlFlow::Break(Out::Frame(Frame::Retry(ms)));
+                    let delay = Duration::from_millis(ms);
+                    st.retry = Some(delay);
+                    return ControlFlow::Break(Out::Frame(Frame::Retry(delay)));
                 }
             }
             return ControlFlow::Continue(());
@@ -678,7 +743,7 @@ impl<'a> Sink<'a> for Collect<'a, '_> {
         // Step 1: the last event ID string takes the buffer's value, even
         // when nothing is dispatched.
         st.last_event_id = st.id_buf.clone();
-        st.pending = false;
+        st.data_seen = false;
         st.size = 0;
         if core::mem::take(&mut st.discarding) {
             st.clear_block();
@@ -717,13 +782,13 @@ mod tests {
     fn single_line_data_is_shared_with_the_input() {
         let input = Bytes::from_static(b"data: hello\n\n");
         let mut d = Decoder::new();
-        let mut chunk = input.clone();
-        let Some(Ok(Frame::Event(e))) = d.decode(&mut chunk) else {
+        d.push(input.clone());
+        let Some(Ok(Frame::Event(e))) = d.next_frame() else {
             panic!("no event");
         };
         assert_eq!(e.data(), "hello");
         assert_eq!(e.data_bytes().as_ptr(), input[6..].as_ptr());
-        assert!(chunk.is_empty());
+        assert_eq!(d.pending_input(), 0);
     }
 
     #[test]
@@ -766,7 +831,8 @@ mod tests {
     fn id_without_blank_line_is_not_committed() {
         let (_, mut d) = decode_chunks(&[b"id: 1\n\nid: 2\n"]);
         assert_eq!(d.last_event_id(), "1");
-        assert!(d.finish());
+        // No event is lost: the block had no data.
+        assert!(!d.finish());
         assert_eq!(d.last_event_id(), "1");
     }
 
@@ -818,20 +884,20 @@ mod tests {
         let (out, d) = decode_chunks(&[
             b"retry: 10\nretry: x\nretry:\nretry: 1 \nretry: 18446744073709551616\n",
         ]);
-        assert_eq!(out, [Ok(Frame::Retry(10))]);
-        assert_eq!(d.retry(), Some(10));
+        assert_eq!(out, [Ok(Frame::Retry(Duration::from_millis(10)))]);
+        assert_eq!(d.retry(), Some(Duration::from_millis(10)));
         let (out, _) = decode_chunks(&[b"retry:1", b"8446744073709551615\n"]);
-        assert_eq!(out, [Ok(Frame::Retry(u64::MAX))]);
+        assert_eq!(out, [Ok(Frame::Retry(Duration::from_millis(u64::MAX)))]);
         // A retry in a block without data is not lost.
         let (out, _) = decode_chunks(&[b"retry: 5\n\n"]);
-        assert_eq!(out, [Ok(Frame::Retry(5))]);
+        assert_eq!(out, [Ok(Frame::Retry(Duration::from_millis(5)))]);
     }
 
     #[test]
     fn cr_at_chunk_end_dispatches_without_waiting() {
         let mut d = Decoder::new();
-        let mut c = Bytes::from_static(b"data: x\r\r");
-        assert_eq!(d.decode(&mut c), Some(ev("message", "x", "")));
+        d.push(Bytes::from_static(b"data: x\r\r"));
+        assert_eq!(d.next_frame(), Some(ev("message", "x", "")));
     }
 
     #[test]
@@ -879,5 +945,61 @@ mod tests {
         assert!(!d.finish());
         let (_, mut d) = decode_chunks(&[b"data: a\n\ndata: b"]);
         assert!(d.finish());
+    }
+
+    #[test]
+    fn finish_reports_a_loss_only_when_an_event_was_lost() {
+        // Blocks that would dispatch nothing lose no event.
+        for tail in [
+            &b"retry: 5\n"[..],
+            b"retry: 5",
+            b"id: 2\n",
+            b"event: e\n",
+            b": comment",
+            b": comment\n",
+            b"",
+        ] {
+            let (_, mut d) = decode_chunks(&[b"data: a\n\n", tail]);
+            assert!(
+                !d.finish(),
+                "{:?}",
+                alloc::string::String::from_utf8_lossy(tail)
+            );
+        }
+        // A data line, whole or in part, is an event lost.
+        for tail in [&b"data: b\n"[..], b"data: b", b"event: e\ndata:\n"] {
+            let (_, mut d) = decode_chunks(&[b"data: a\n\n", tail]);
+            assert!(
+                d.finish(),
+                "{:?}",
+                alloc::string::String::from_utf8_lossy(tail)
+            );
+        }
+        // An oversized event was reported already.
+        let mut d = Decoder::new().max_event_size(2);
+        let out: Vec<_> = d.frames(Bytes::from_static(b"data: long\n")).collect();
+        assert!(matches!(out[..], [Err(DecodeError::TooLarge { .. })]));
+        assert!(!d.finish());
+    }
+
+    #[test]
+    fn input_not_reached_stays_in_the_decoder() {
+        let mut d = Decoder::new();
+        let first = d
+            .frames(Bytes::from_static(b"data: a\n\ndata: b\n\ndata: c"))
+            .next();
+        assert_eq!(first, Some(ev("message", "a", "")));
+        // The iterator was dropped after one frame; the rest is kept, and a
+        // later chunk is decoded after it.
+        assert_eq!(d.pending_input(), 16);
+        let rest: Vec<_> = d.frames(Bytes::from_static(b"\n\n")).collect();
+        assert_eq!(rest, [ev("message", "b", ""), ev("message", "c", "")]);
+        assert_eq!(d.pending_input(), 0);
+        // Undecoded input at the end: its events are lost and counted, its
+        // id and retry still count.
+        d.push(Bytes::from_static(b"id: 7\nretry: 9\ndata: d\n\n"));
+        assert!(d.finish());
+        assert_eq!(d.last_event_id(), "7");
+        assert_eq!(d.pending_input(), 0);
     }
 }

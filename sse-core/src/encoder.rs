@@ -18,6 +18,13 @@
 //!   The encoder never panics and never writes part of an event.
 
 use core::fmt;
+use core::time::Duration;
+
+/// A delay as the whole milliseconds a `retry` field carries: rounded down,
+/// and at most `u64::MAX`.
+fn whole_millis(delay: Duration) -> u64 {
+    u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// An event to write, borrowed. Every part is optional; the event is
 /// written as one block ended by a blank line.
@@ -27,7 +34,7 @@ use core::fmt;
 /// | `comment: Some(c)` | `: c` | ignores it (keep-alives) |
 /// | `event: Some(t)` | `event: t` | dispatches the event as type `t` |
 /// | `id: Some(i)` | `id: i` (`id:` when empty) | sets its last event ID; `""` resets it |
-/// | `retry: Some(ms)` | `retry: ms` | waits `ms` before reconnecting |
+/// | `retry: Some(d)` | `retry: ms` (whole milliseconds of `d`) | waits that long before reconnecting |
 /// | `data: Some(d)` | one `data: line` per line of `d` | dispatches an event |
 ///
 /// Without `data`, no event is dispatched, but the `id` and `retry` still
@@ -41,8 +48,9 @@ pub struct EventRef<'a> {
     pub event: Option<&'a str>,
     /// The event ID: the client's last event ID from this event on.
     pub id: Option<&'a str>,
-    /// The reconnection time, in milliseconds.
-    pub retry: Option<u64>,
+    /// The reconnection time, written in whole milliseconds (rounded down,
+    /// and at most `u64::MAX` of them).
+    pub retry: Option<Duration>,
     /// The data.
     pub data: Option<&'a str>,
 }
@@ -189,8 +197,8 @@ fn check(event: &EventRef<'_>) -> Result<usize, EncodeError> {
         }
         len += field_len(b"id: ", id.len());
     }
-    if let Some(ms) = event.retry {
-        len += field_len(b"retry: ", digits(ms));
+    if let Some(delay) = event.retry {
+        len += field_len(b"retry: ", digits(whole_millis(delay)));
     }
     Ok(len)
 }
@@ -290,10 +298,10 @@ fn write(event: &EventRef<'_>, out: &mut impl Out) {
     if let Some(id) = event.id {
         put_field(out, b"id: ", id.as_bytes());
     }
-    if let Some(ms) = event.retry {
+    if let Some(delay) = event.retry {
         let mut digits = [0u8; 20];
         let mut at = digits.len();
-        let mut n = ms;
+        let mut n = whole_millis(delay);
         loop {
             at -= 1;
             digits[at] = b'0' + (n % 10) as u8;
@@ -423,7 +431,7 @@ mod owned {
         comment: Option<String>,
         event: Option<String>,
         id: Option<String>,
-        retry: Option<u64>,
+        retry: Option<Duration>,
         data: Option<String>,
     }
 
@@ -467,10 +475,10 @@ mod owned {
             self
         }
 
-        /// Sets the reconnection time (sent in whole milliseconds,
-        /// saturating at `u64::MAX`).
+        /// Sets the reconnection time (sent in whole milliseconds, rounded
+        /// down, saturating at `u64::MAX`).
         pub fn retry(mut self, delay: Duration) -> Self {
-            self.retry = Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+            self.retry = Some(delay);
             self
         }
 
@@ -502,7 +510,14 @@ mod owned {
 
         /// Whether the event has data, that is, whether a client dispatches
         /// it (a block of only `retry`, `id` or a comment is not an event).
-        pub(crate) fn has_data(&self) -> bool {
+        ///
+        /// ```
+        /// use sse_proto::ServerEvent;
+        ///
+        /// assert!(ServerEvent::new().data("").has_data());
+        /// assert!(!ServerEvent::new().id("7").comment("no data").has_data());
+        /// ```
+        pub fn has_data(&self) -> bool {
             self.data.is_some()
         }
 
@@ -631,12 +646,12 @@ mod tests {
             comment: Some("hi"),
             event: Some("e"),
             id: Some("1"),
-            retry: Some(0),
+            retry: Some(Duration::ZERO),
             data: Some("d"),
         };
         assert_eq!(text(event), ": hi\nevent: e\nid: 1\nretry: 0\ndata: d\n\n");
         let max = EventRef {
-            retry: Some(u64::MAX),
+            retry: Some(Duration::MAX),
             comment: Some(""),
             id: Some(""),
             ..Default::default()
@@ -654,7 +669,7 @@ mod tests {
                 comment: Some("c"),
                 event: Some("t"),
                 id: Some(""),
-                retry: Some(1500),
+                retry: Some(Duration::from_millis(1500)),
                 data: Some("a\r\nb\rc\n"),
             },
             EventRef {

@@ -9,8 +9,7 @@
 //! // Bytes arrive in any chunking: here a CRLF is split over two chunks.
 //! let mut events = Vec::new();
 //! for chunk in ["event: greeting\r", "\nid: 1\ndata: hello\ndata: world\n\n"] {
-//!     let mut chunk = Bytes::from(chunk);
-//!     while let Some(frame) = decoder.decode(&mut chunk) {
+//!     for frame in decoder.frames(Bytes::from(chunk)) {
 //!         if let Frame::Event(event) = frame? {
 //!             events.push(event);
 //!         }

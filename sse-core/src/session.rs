@@ -22,8 +22,8 @@
 //! | connecting | `Response` 5xx or 429, with [`Config::retry_server_errors`] | `Disconnected(Status)` | waiting `max(backoff, Retry-After)` |
 //! | connecting | `Response` 200, other content type, with [`Config::retry_server_errors`] | `Disconnected(ContentType)` | waiting (backoff) |
 //! | connecting or open | `Error` (network) | `Disconnected(Network)` | waiting (backoff) |
-//! | open | `Body` | `Event`s in order; a `retry` field changes the reconnection time | open |
-//! | open | `End` | `Disconnected(Ended)` (a partial event is dropped) | waiting (backoff) |
+//! | open | `Body` | `Event`s in order, one per `poll` (decoded as polled, not queued); a `retry` field changes the reconnection time | open |
+//! | open | `End` | the events of the bytes received before it, then `Disconnected(Ended)` (a partial event is dropped) | waiting (backoff) |
 //! | open | no bytes for [`Config::idle_timeout`] | `Disconnected(Idle)`: drop the connection | waiting (backoff) |
 //! | connecting | no response for [`Config::idle_timeout`] after the attempt | `Disconnected(Idle)`: drop the request | waiting (backoff) |
 //! | waiting | `poll` before the deadline | `Wait(deadline)` | waiting |
@@ -64,7 +64,6 @@
 //!   header injection.
 //! - **Randomness**: from [`Config::seed`], so runs are repeatable.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::time::Duration;
 
@@ -74,28 +73,31 @@ use crate::decoder::{DecodeError, Decoder, Event, Frame};
 
 /// How a [`Session`] reconnects. See the [module docs](self) for the
 /// policies.
+///
+/// Start from [`Config::default`] and change what you need with the
+/// setters, each named after the setting:
+///
+/// ```
+/// use std::time::Duration;
+/// use sse_proto::session::Config;
+///
+/// let config = Config::default()
+///     .max_attempts(5)
+///     .idle_timeout(Duration::from_secs(45))
+///     .retry_server_errors(true);
+/// # let _ = config;
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
+#[must_use = "a config does nothing until a session is made with it"]
 pub struct Config {
-    /// The reconnection time until the server sends `retry` (3 s).
-    pub initial_retry: Duration,
-    /// The least time between attempts, whatever `retry` says (500 ms).
-    pub min_retry: Duration,
-    /// The cap of the backoff window (60 s).
-    pub max_backoff: Duration,
-    /// Stop after this many attempts without a healthy connection (`None`:
-    /// never).
-    pub max_attempts: Option<u32>,
-    /// Treat a connection that sends no bytes for this long as dead (`None`:
-    /// never).
-    pub idle_timeout: Option<Duration>,
-    /// Retry 5xx and 429 responses, and 200 responses that are not
-    /// `text/event-stream`, instead of stopping (`false`).
-    pub retry_server_errors: bool,
-    /// The bound on one event; see [`Decoder::max_event_size`].
-    pub max_event_size: usize,
-    /// Seeds the jitter.
-    pub seed: u64,
+    initial_retry: Duration,
+    min_retry: Duration,
+    max_backoff: Duration,
+    max_attempts: Option<u32>,
+    idle_timeout: Option<Duration>,
+    retry_server_errors: bool,
+    max_event_size: usize,
+    seed: u64,
 }
 
 impl Default for Config {
@@ -110,6 +112,63 @@ impl Default for Config {
             max_event_size: crate::decoder::DEFAULT_MAX_EVENT_SIZE,
             seed: 0x5EED_5EED_5EED_5EED,
         }
+    }
+}
+
+impl Config {
+    /// The reconnection time until the server sends `retry` (default 3 s).
+    pub fn initial_retry(mut self, delay: Duration) -> Self {
+        self.initial_retry = delay;
+        self
+    }
+
+    /// The least time between attempts, whatever `retry` says (default
+    /// 500 ms), so that `retry: 0` cannot make a tight reconnect loop.
+    pub fn min_retry(mut self, delay: Duration) -> Self {
+        self.min_retry = delay;
+        self
+    }
+
+    /// The cap of the backoff window (default 60 s).
+    pub fn max_backoff(mut self, delay: Duration) -> Self {
+        self.max_backoff = delay;
+        self
+    }
+
+    /// Stop after this many attempts without a healthy connection; `None`
+    /// (the default) never stops for that.
+    pub fn max_attempts(mut self, attempts: impl Into<Option<u32>>) -> Self {
+        self.max_attempts = attempts.into();
+        self
+    }
+
+    /// Treat a connection that sends no bytes for this long as dead; `None`
+    /// (the default) never does.
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.idle_timeout = timeout.into();
+        self
+    }
+
+    /// Retry 5xx and 429 responses, and 200 responses that are not
+    /// `text/event-stream`, instead of stopping (default `false`).
+    pub fn retry_server_errors(mut self, retry: bool) -> Self {
+        self.retry_server_errors = retry;
+        self
+    }
+
+    /// The bound on one event (default [`DEFAULT_MAX_EVENT_SIZE`]); see
+    /// [`Decoder::max_event_size`].
+    ///
+    /// [`DEFAULT_MAX_EVENT_SIZE`]: crate::DEFAULT_MAX_EVENT_SIZE
+    pub fn max_event_size(mut self, limit: usize) -> Self {
+        self.max_event_size = limit;
+        self
+    }
+
+    /// Seeds the jitter, to make the delays repeatable.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
     }
 }
 
@@ -227,6 +286,13 @@ enum State {
     Connecting,
     /// The stream is open.
     Open,
+    /// The connection is over (at `since`); its events still in the decoder
+    /// are handed out first, then `Disconnected`.
+    Ending {
+        reason: Disconnect,
+        at_least: Duration,
+        since: Duration,
+    },
     /// Waiting to reconnect until the deadline.
     Waiting(Duration),
     Stopped(StopReason),
@@ -259,13 +325,20 @@ enum State {
 /// let Action::Connect(connect) = session.poll(Duration::from_secs(1)) else { panic!() };
 /// assert_eq!(connect.last_event_id.as_deref(), Some(&b"7"[..]));
 /// ```
+///
+/// # Memory
+///
+/// Body bytes are kept undecoded in the session's [`Decoder`] until
+/// [`Session::poll`] hands out their events, one per call: a chunk of
+/// thousands of events costs no queue of thousands of actions.
 #[derive(Debug)]
+#[must_use = "a session does nothing until it is polled"]
 pub struct Session {
     config: Config,
     state: State,
     decoder: Decoder,
-    /// Actions decided by `handle`, handed out by `poll` in order.
-    queue: VecDeque<Action>,
+    /// The stream opened and `poll` has not said so yet.
+    owe_opened: bool,
     /// Attempts since the last healthy connection.
     attempts: u32,
     /// The open connection has received bytes.
@@ -284,7 +357,7 @@ impl Session {
             config,
             state: State::New,
             decoder,
-            queue: VecDeque::new(),
+            owe_opened: false,
             attempts: 0,
             healthy: false,
             last_activity: Duration::ZERO,
@@ -307,10 +380,7 @@ impl Session {
     /// The reconnection time now in force: the server's `retry` or the
     /// initial one, raised to the floor.
     pub fn reconnection_time(&self) -> Duration {
-        let retry = self
-            .decoder
-            .retry()
-            .map_or(self.config.initial_retry, Duration::from_millis);
+        let retry = self.decoder.retry().unwrap_or(self.config.initial_retry);
         retry.max(self.config.min_retry)
     }
 
@@ -320,10 +390,12 @@ impl Session {
     }
 
     /// Stops the session: the next poll says [`StopReason::Closed`] (unless
-    /// it had stopped already).
+    /// it had stopped already). Events not yet handed out are dropped.
     pub fn close(&mut self) {
         if !self.is_stopped() {
-            self.queue.clear();
+            self.owe_opened = false;
+            // Frees the undecoded input; what it held is not wanted now.
+            let _ = self.decoder.finish();
             self.state = State::Stopped(StopReason::Closed);
         }
     }
@@ -335,7 +407,6 @@ impl Session {
     /// connection the session has already given up.
     pub fn handle(&mut self, now: Duration, input: Input<'_>) {
         match (self.state, input) {
-            (State::Stopped(_), _) => {}
             (
                 State::Connecting,
                 Input::Response {
@@ -344,29 +415,41 @@ impl Session {
                     retry_after,
                 },
             ) => self.response(now, status, content_type, retry_after),
-            (State::Connecting | State::Open, Input::Error) => {
-                self.disconnect(now, Disconnect::Network, Duration::ZERO);
-            }
             // A body that ends before its head is a failed request.
-            (State::Connecting, Input::End) => {
-                self.disconnect(now, Disconnect::Network, Duration::ZERO);
+            (State::Connecting | State::Open, Input::Error) | (State::Connecting, Input::End) => {
+                self.end(now, Disconnect::Network, Duration::ZERO);
             }
             (State::Open, Input::Body(chunk)) => self.body(now, chunk),
-            (State::Open, Input::End) => self.disconnect(now, Disconnect::Ended, Duration::ZERO),
+            (State::Open, Input::End) => self.end(now, Disconnect::Ended, Duration::ZERO),
             _ => {}
         }
     }
 
     /// What to do next at time `now`. Call it until it returns
-    /// [`Action::Wait`] or [`Action::Stop`].
-    #[must_use]
+    /// [`Action::Wait`], [`Action::Connect`] or [`Action::Stop`].
+    #[must_use = "the action says what to do next: connect, deliver an event, wait or stop"]
     pub fn poll(&mut self, now: Duration) -> Action {
-        if let Some(action) = self.queue.pop_front() {
-            return action;
+        if core::mem::take(&mut self.owe_opened) {
+            return Action::Opened;
+        }
+        if matches!(self.state, State::Open | State::Ending { .. }) {
+            while let Some(frame) = self.decoder.next_frame() {
+                match frame {
+                    Ok(Frame::Event(event)) => return Action::Event(event),
+                    Err(e) => return Action::Skipped(e),
+                    // The decoder keeps `retry`; `reconnection_time` reads it.
+                    Ok(_) => {}
+                }
+            }
         }
         match self.state {
             State::Stopped(reason) => Action::Stop(reason),
             State::New => self.connect(now),
+            State::Ending {
+                reason,
+                at_least,
+                since,
+            } => self.disconnect(since, reason, at_least),
             State::Waiting(deadline) if now < deadline => Action::Wait(Some(deadline)),
             State::Waiting(_) => match self.config.max_attempts {
                 Some(max) if self.attempts >= max => {
@@ -378,8 +461,7 @@ impl Session {
             // No response head, or no body bytes, for the idle timeout.
             State::Open | State::Connecting => match self.idle_deadline() {
                 Some(deadline) if now >= deadline => {
-                    self.disconnect(now, Disconnect::Idle, Duration::ZERO);
-                    self.poll(now)
+                    self.disconnect(now, Disconnect::Idle, Duration::ZERO)
                 }
                 deadline => Action::Wait(deadline),
             },
@@ -387,17 +469,18 @@ impl Session {
     }
 
     /// When the session next needs a [`Session::poll`] without any input:
-    /// the reconnect time, or the idle deadline (a time already past means
-    /// "poll now"). `None` when only an input can move it on.
+    /// the reconnect time, or the idle deadline. `Some(Duration::ZERO)`
+    /// means "poll now": an action is ready (or may be, when body bytes are
+    /// still undecoded). `None` when only an input can move it on.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Duration> {
-        if !self.queue.is_empty() {
-            return Some(self.last_activity);
+        if self.owe_opened || self.decoder.pending_input() > 0 {
+            return Some(Duration::ZERO);
         }
         match self.state {
             State::Waiting(deadline) => Some(deadline),
             State::Open | State::Connecting => self.idle_deadline(),
-            State::New => Some(Duration::ZERO),
+            State::New | State::Ending { .. } => Some(Duration::ZERO),
             State::Stopped(_) => None,
         }
     }
@@ -431,10 +514,10 @@ impl Session {
         match status {
             200 if content_type.is_some_and(is_event_stream) => {
                 self.state = State::Open;
-                self.queue.push_back(Action::Opened);
+                self.owe_opened = true;
             }
             200 if self.config.retry_server_errors => {
-                self.disconnect(now, Disconnect::ContentType, Duration::ZERO);
+                self.end(now, Disconnect::ContentType, Duration::ZERO);
             }
             200 => self.stop(StopReason::ContentType),
             204 => self.stop(StopReason::NoContent),
@@ -442,13 +525,13 @@ impl Session {
                 let at_least = retry_after
                     .and_then(delta_seconds)
                     .unwrap_or(Duration::ZERO);
-                self.disconnect(now, Disconnect::Status(status), at_least);
+                self.end(now, Disconnect::Status(status), at_least);
             }
             _ => self.stop(StopReason::Status(status)),
         }
     }
 
-    fn body(&mut self, now: Duration, mut chunk: Bytes) {
+    fn body(&mut self, now: Duration, chunk: Bytes) {
         if chunk.is_empty() {
             return;
         }
@@ -458,30 +541,32 @@ impl Session {
             self.healthy = true;
             self.attempts = 0;
         }
-        while let Some(frame) = self.decoder.decode(&mut chunk) {
-            match frame {
-                Ok(Frame::Event(event)) => self.queue.push_back(Action::Event(event)),
-                // The decoder keeps the value; `reconnection_time` reads it.
-                Ok(_) => {}
-                Err(e) => self.queue.push_back(Action::Skipped(e)),
-            }
-        }
+        self.decoder.push(chunk);
     }
 
     fn stop(&mut self, reason: StopReason) {
         self.state = State::Stopped(reason);
     }
 
+    /// The connection is over at `now`: `poll` hands out the events still
+    /// in the decoder, then disconnects.
+    fn end(&mut self, now: Duration, reason: Disconnect, at_least: Duration) {
+        self.state = State::Ending {
+            reason,
+            at_least,
+            since: now,
+        };
+    }
+
     /// Ends the connection and schedules the next attempt, at least
-    /// `at_least` from now.
-    fn disconnect(&mut self, now: Duration, reason: Disconnect, at_least: Duration) {
+    /// `at_least` after `since`.
+    fn disconnect(&mut self, since: Duration, reason: Disconnect, at_least: Duration) -> Action {
         // An event whose blank line never came is dropped, as the standard
         // says; the last event ID and `retry` carry over.
-        self.decoder.finish();
+        let _ = self.decoder.finish();
         let retry_in = self.backoff().max(at_least);
-        self.state = State::Waiting(now.saturating_add(retry_in));
-        self.queue
-            .push_back(Action::Disconnected { reason, retry_in });
+        self.state = State::Waiting(since.saturating_add(retry_in));
+        Action::Disconnected { reason, retry_in }
     }
 
     /// The delay before the next attempt; see the module docs.
@@ -703,10 +788,7 @@ mod tests {
 
     #[test]
     fn connecting_5xx_or_429_retried_by_policy_honours_retry_after() {
-        let config = Config {
-            retry_server_errors: true,
-            ..Config::default()
-        };
+        let config = Config::default().retry_server_errors(true);
         let mut s = Session::new(config.clone());
         let _ = s.poll(T0);
         s.handle(
@@ -754,10 +836,7 @@ mod tests {
 
     #[test]
     fn connecting_200_wrong_content_type_retried_by_policy() {
-        let mut s = Session::new(Config {
-            retry_server_errors: true,
-            ..Config::default()
-        });
+        let mut s = Session::new(Config::default().retry_server_errors(true));
         let _ = s.poll(T0);
         s.handle(
             T0,
@@ -848,10 +927,7 @@ mod tests {
 
     #[test]
     fn open_idle_timeout_disconnects_and_keep_alives_keep_it_open() {
-        let mut s = open(Config {
-            idle_timeout: Some(secs(10)),
-            ..Config::default()
-        });
+        let mut s = open(Config::default().idle_timeout(secs(10)));
         assert_eq!(s.poll(secs(5)), Action::Wait(Some(secs(10))));
         s.handle(secs(8), body(":\n"));
         assert_eq!(s.poll(secs(12)), Action::Wait(Some(secs(18))));
@@ -868,10 +944,7 @@ mod tests {
 
     #[test]
     fn connecting_idle_timeout_counts_from_the_attempt() {
-        let mut s = open(Config {
-            idle_timeout: Some(secs(10)),
-            ..Config::default()
-        });
+        let mut s = open(Config::default().idle_timeout(secs(10)));
         s.handle(secs(1), body("data: x\n\n"));
         s.handle(secs(2), Input::End);
         let _ = drain(&mut s, secs(2));
@@ -901,10 +974,7 @@ mod tests {
 
     #[test]
     fn waiting_max_attempts_is_honoured() {
-        let mut s = Session::new(Config {
-            max_attempts: Some(3),
-            ..Config::default()
-        });
+        let mut s = Session::new(Config::default().max_attempts(3));
         let mut now = T0;
         let mut connects = 0;
         for _ in 0..10 {
@@ -959,10 +1029,7 @@ mod tests {
 
     #[test]
     fn backoff_grows_with_jitter_up_to_the_cap_and_resets_after_health() {
-        let config = Config {
-            max_backoff: secs(20),
-            ..Config::default()
-        };
+        let config = Config::default().max_backoff(secs(20));
         let mut s = Session::new(config.clone());
         let mut now = T0;
         let mut delays = vec![];
@@ -1074,10 +1141,7 @@ mod tests {
 
     #[test]
     fn oversized_events_are_reported_and_skipped() {
-        let mut s = open(Config {
-            max_event_size: 4,
-            ..Config::default()
-        });
+        let mut s = open(Config::default().max_event_size(4));
         s.handle(T0, body("data: too long\n\ndata: ok\n\n"));
         let actions = drain(&mut s, T0);
         assert!(
@@ -1088,6 +1152,75 @@ mod tests {
             "{actions:?}"
         );
         assert_eq!(actions[1], event("ok", ""));
+    }
+
+    #[test]
+    fn poll_timeout_is_zero_while_an_action_is_ready() {
+        let mut s = Session::new(Config::default().idle_timeout(secs(10)));
+        assert_eq!(s.poll_timeout(), Some(Duration::ZERO), "new: connect now");
+        let _ = s.poll(T0);
+        assert_eq!(
+            s.poll_timeout(),
+            Some(secs(10)),
+            "connecting: idle deadline"
+        );
+        s.handle(secs(1), ok());
+        assert_eq!(s.poll_timeout(), Some(Duration::ZERO), "Opened is owed");
+        assert_eq!(s.poll(secs(1)), Action::Opened);
+        assert_eq!(s.poll_timeout(), Some(secs(11)));
+        s.handle(secs(2), body("data: x\n\n"));
+        assert_eq!(s.poll_timeout(), Some(Duration::ZERO), "an event is ready");
+        assert_eq!(s.poll(secs(2)), event("x", ""));
+        assert_eq!(s.poll_timeout(), Some(secs(12)));
+        s.handle(secs(3), Input::End);
+        assert_eq!(
+            s.poll_timeout(),
+            Some(Duration::ZERO),
+            "Disconnected is owed"
+        );
+        assert!(matches!(s.poll(secs(3)), Action::Disconnected { .. }));
+        assert_eq!(
+            s.poll_timeout(),
+            Some(secs(6)),
+            "waiting: the reconnect time"
+        );
+    }
+
+    #[test]
+    fn a_chunk_of_many_events_is_decoded_one_poll_at_a_time() {
+        let mut s = open(Config::default());
+        let chunk = "data:\n\n".repeat(64 * 1024 / 7);
+        let len = chunk.len();
+        s.handle(T0, Input::Body(Bytes::from(chunk)));
+        // Nothing is decoded, nor queued, until polled.
+        assert_eq!(s.decoder.pending_input(), len);
+        assert_eq!(s.poll(T0), event("", ""));
+        assert_eq!(s.decoder.pending_input(), len - 7);
+        // The end of the connection comes after every event of the chunk.
+        s.handle(T0, Input::End);
+        let mut events = 1;
+        loop {
+            match s.poll(T0) {
+                Action::Event(_) => events += 1,
+                Action::Disconnected { reason, .. } => {
+                    assert_eq!(reason, Disconnect::Ended);
+                    break;
+                }
+                other => panic!("{other:?} after {events} events"),
+            }
+        }
+        assert_eq!(events, len / 7);
+    }
+
+    #[test]
+    fn many_retry_fields_in_one_chunk_need_one_poll() {
+        let mut s = open(Config::default());
+        s.handle(
+            T0,
+            Input::Body(Bytes::from("retry: 1000\n".repeat(100_000))),
+        );
+        assert_eq!(s.poll(T0), Action::Wait(None));
+        assert_eq!(s.reconnection_time(), secs(1));
     }
 
     #[test]

@@ -142,11 +142,10 @@ impl Connector for Failover {
 }
 
 fn session_config() -> SessionConfig {
-    let mut config = SessionConfig::default();
-    config.min_retry = Duration::from_millis(100);
-    config.initial_retry = Duration::from_millis(100);
-    config.max_backoff = Duration::from_millis(500);
-    config
+    SessionConfig::default()
+        .min_retry(Duration::from_millis(100))
+        .initial_retry(Duration::from_millis(100))
+        .max_backoff(Duration::from_millis(500))
 }
 
 /// The (id, data) of events as `first_events` returns them.

@@ -34,7 +34,7 @@
 use std::fmt;
 use std::io;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
 use crate::decoder::{DecodeError, Decoder, Frame};
 use crate::encoder::{encode_to, EncodeError, EventRef, ServerEvent};
@@ -43,9 +43,8 @@ use crate::encoder::{encode_to, EncodeError, EventRef, ServerEvent};
 /// [`SseCodec::with_decoder`]).
 #[derive(Debug, Default)]
 pub struct SseCodec {
+    /// Holds the input taken from the read buffer and not yet decoded.
     decoder: Decoder,
-    /// Input taken from the read buffer and not yet decoded.
-    pending: Bytes,
 }
 
 impl SseCodec {
@@ -56,15 +55,18 @@ impl SseCodec {
 
     /// A codec with this decoder (its limit, its last event ID).
     pub fn with_decoder(decoder: Decoder) -> Self {
-        SseCodec {
-            decoder,
-            pending: Bytes::new(),
-        }
+        SseCodec { decoder }
     }
 
     /// The decoder, for its last event ID and reconnection time.
     pub fn decoder(&self) -> &Decoder {
         &self.decoder
+    }
+
+    /// Gives the decoder back, with the input it holds and has not decoded
+    /// yet (feed it on with [`Decoder::next_frame`]).
+    pub fn into_decoder(self) -> Decoder {
+        self.decoder
     }
 }
 
@@ -107,24 +109,21 @@ impl tokio_util::codec::Decoder for SseCodec {
     type Error = CodecError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, CodecError> {
-        loop {
-            if let Some(item) = self.decoder.decode(&mut self.pending) {
-                return Ok(Some(item));
-            }
-            if src.is_empty() {
-                return Ok(None);
-            }
-            // Take all the buffered input; values whole in it are shared,
-            // not copied.
-            self.pending = src.split().freeze();
+        // Take all the buffered input; values whole in it are shared, not
+        // copied.
+        if !src.is_empty() {
+            self.decoder.push(src.split().freeze());
         }
+        Ok(self.decoder.next_frame())
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, CodecError> {
         match self.decode(src)? {
             Some(item) => Ok(Some(item)),
             None => {
-                self.decoder.finish();
+                // All input is decoded: what `finish` drops is an event
+                // whose blank line never came, as the standard says.
+                let _ = self.decoder.finish();
                 Ok(None)
             }
         }

@@ -33,8 +33,9 @@ use crate::decoder::{DecodeError, Decoder, Frame};
 #[derive(Debug)]
 pub struct EventStream<S> {
     inner: S,
+    /// Holds the input read and not yet decoded.
     decoder: Decoder,
-    pending: Bytes,
+    /// The input ended; `None` follows the last frame.
     done: bool,
 }
 
@@ -77,7 +78,6 @@ impl<S> EventStream<S> {
         EventStream {
             inner,
             decoder,
-            pending: Bytes::new(),
             done: false,
         }
     }
@@ -85,6 +85,23 @@ impl<S> EventStream<S> {
     /// The decoder, for its last event ID and reconnection time.
     pub fn decoder(&self) -> &Decoder {
         &self.decoder
+    }
+
+    /// Gives back the input stream and the decoder, with the input it holds
+    /// and has not decoded yet.
+    pub fn into_parts(self) -> (S, Decoder) {
+        (self.inner, self.decoder)
+    }
+}
+
+impl<S, B, E> futures_core::FusedStream for EventStream<S>
+where
+    S: Stream<Item = Result<B, E>> + Unpin,
+    B: Into<Bytes>,
+{
+    fn is_terminated(&self) -> bool {
+        // `finish` ran when the input ended: nothing is left to hand out.
+        self.done
     }
 }
 
@@ -98,17 +115,19 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            if let Some(item) = this.decoder.decode(&mut this.pending) {
+            if let Some(item) = this.decoder.next_frame() {
                 return Poll::Ready(Some(item.map_err(StreamError::Decode)));
             }
             if this.done {
                 return Poll::Ready(None);
             }
             match ready!(Pin::new(&mut this.inner).poll_next(cx)) {
-                Some(Ok(chunk)) => this.pending = chunk.into(),
+                Some(Ok(chunk)) => this.decoder.push(chunk),
                 Some(Err(e)) => return Poll::Ready(Some(Err(StreamError::Transport(e)))),
                 None => {
-                    this.decoder.finish();
+                    // All input is decoded: what `finish` drops is an event
+                    // whose blank line never came, as the standard says.
+                    let _ = this.decoder.finish();
                     this.done = true;
                 }
             }
