@@ -131,6 +131,7 @@ impl Update {
 ///
 /// It needs a tokio runtime with time enabled (it sleeps between attempts
 /// and for the idle timeout).
+#[must_use = "a client does nothing until its updates() or events() are polled"]
 pub struct Client<C: Connector> {
     connector: C,
     session: Session,
@@ -187,6 +188,9 @@ impl<C: Connector> Client<C> {
     }
 }
 
+/// About 30 years: the deadline of a wait too long to be an instant.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
 /// The loop behind [`Client::updates`].
 struct Driver<C: Connector> {
     connector: C,
@@ -201,6 +205,15 @@ struct Driver<C: Connector> {
 impl<C: Connector> Driver<C> {
     fn now(&self) -> Duration {
         self.start.elapsed()
+    }
+
+    /// The instant of the session's time `at`. A time too far to be an
+    /// instant (a server's `retry: 18446744073709551615`) is taken as about
+    /// 30 years from now, as tokio's own timeouts do: never a panic.
+    fn instant(&self, at: Duration) -> Instant {
+        self.start
+            .checked_add(at)
+            .unwrap_or_else(|| Instant::now() + FAR_FUTURE)
     }
 
     async fn next_update(&mut self) -> Option<Update> {
@@ -248,7 +261,9 @@ impl<C: Connector> Driver<C> {
         let deadline = self.session.poll_timeout();
         let attempt = self.connector.connect(&request);
         let result = match deadline {
-            Some(at) => tokio::time::timeout_at(self.start + at, attempt).await.ok(),
+            Some(at) => tokio::time::timeout_at(self.instant(at), attempt)
+                .await
+                .ok(),
             None => Some(attempt.await),
         };
         let now = self.now();
@@ -275,10 +290,10 @@ impl<C: Connector> Driver<C> {
 
     /// Waits for body bytes, or the deadline, whichever comes first.
     async fn wait(&mut self, deadline: Option<Duration>) {
-        let sleep = |at: Duration| tokio::time::sleep_until(self.start + at);
+        let deadline = deadline.map(|at| self.instant(at));
         let Some(body) = self.body.as_mut() else {
             match deadline {
-                Some(at) => sleep(at).await,
+                Some(at) => tokio::time::sleep_until(at).await,
                 // Nothing can happen: no connection and no deadline. The
                 // session never asks for this, but do not spin if it did.
                 None => std::future::pending::<()>().await,
@@ -286,7 +301,7 @@ impl<C: Connector> Driver<C> {
             return;
         };
         let chunk = match deadline {
-            Some(at) => match tokio::time::timeout_at(self.start + at, body.next()).await {
+            Some(at) => match tokio::time::timeout_at(at, body.next()).await {
                 Ok(chunk) => chunk,
                 Err(_) => return,
             },

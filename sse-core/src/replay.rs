@@ -161,7 +161,8 @@ mod tests {
     fn bounded_by_events_and_bytes() {
         let mut log = ReplayLog::new(100, 80);
         for n in 0..10 {
-            log.push(ServerEvent::new().data(format!("{n:020}")))
+            let _ = log
+                .push(ServerEvent::new().data(format!("{n:020}")))
                 .unwrap();
         }
         // Each event is "id: N\ndata: <20 digits>\n\n", 34 or 35 bytes: two
@@ -170,7 +171,7 @@ mod tests {
         assert!(log.bytes <= 80);
         assert_eq!(log.last_id(), Some(10));
         let big = ServerEvent::new().data("x".repeat(1000));
-        log.push(big).unwrap();
+        let _ = log.push(big).unwrap();
         assert_eq!(
             log.entries.len(),
             1,
@@ -184,7 +185,7 @@ mod tests {
         assert_eq!(log.since("0").map(Iterator::count), Ok(0));
         assert_eq!(log.since("1").err(), Some(Resume::Unknown));
         for _ in 0..5 {
-            log.push(ServerEvent::new().data("x")).unwrap();
+            let _ = log.push(ServerEvent::new().data("x")).unwrap();
         }
         let ids = |since: &str| -> Result<Vec<u64>, Resume> {
             Ok(log

@@ -44,6 +44,7 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// type, id or comment, a NUL in its id) ends the body with that error: a
 /// server must not send a different event than it was given. Needs a tokio
 /// runtime with time enabled when keep-alives are on.
+#[must_use = "a body does nothing until it is sent in a response"]
 pub struct SseBody<S> {
     events: S,
     keep_alive: Option<(Duration, Pin<Box<Sleep>>)>,
@@ -148,11 +149,21 @@ impl<S> core::fmt::Debug for SseBody<S> {
 
 impl<S> SseBody<S> {
     /// A body with keep-alives every [`DEFAULT_KEEP_ALIVE`].
+    ///
+    /// # Panics
+    ///
+    /// When called outside a tokio runtime with time enabled, as any tokio
+    /// timer does (the keep-alive timer starts here).
     pub fn new(events: S) -> Self {
         Self::with_keep_alive(events, Some(DEFAULT_KEEP_ALIVE))
     }
 
     /// A body with keep-alives every `interval`, or none for `None`.
+    ///
+    /// # Panics
+    ///
+    /// With an `interval`, when called outside a tokio runtime with time
+    /// enabled, as any tokio timer does.
     pub fn with_keep_alive(events: S, interval: Option<Duration>) -> Self {
         SseBody {
             events,
@@ -164,7 +175,11 @@ impl<S> SseBody<S> {
     }
 
     /// Ends the body after some events or some time; see [`EndAfter`].
-    /// Needs a tokio runtime with time enabled when a time is set.
+    ///
+    /// # Panics
+    ///
+    /// With a time set, when called outside a tokio runtime with time
+    /// enabled, as any tokio timer does.
     pub fn end_after(mut self, end: EndAfter) -> Self {
         self.ending = Some(Ending {
             events_left: end.events,
@@ -227,18 +242,20 @@ where
                     }
                 }
                 if let Some((interval, sleep)) = &mut this.keep_alive {
-                    sleep.as_mut().reset(Instant::now() + *interval);
+                    sleep.as_mut().reset(after(*interval));
                 }
                 let buf = &mut this.buf;
                 if buf.capacity() < event.size_hint() {
                     // Reuses the block if every frame cut from it is gone.
                     buf.reserve(event.size_hint().max(BLOCK));
                 }
-                Poll::Ready(Some(
-                    event
-                        .encode_to(buf)
-                        .map(|_| Frame::data(buf.split().freeze())),
-                ))
+                let frame = event
+                    .encode_to(buf)
+                    .map(|_| Frame::data(buf.split().freeze()));
+                // A refused event ends the body: what follows it would be
+                // read by a client that missed it.
+                this.ended = frame.is_err();
+                Poll::Ready(Some(frame))
             }
             Poll::Ready(None) => {
                 this.ended = true;
@@ -247,7 +264,7 @@ where
             Poll::Pending => {
                 if let Some((interval, sleep)) = &mut this.keep_alive {
                     if sleep.as_mut().poll(cx).is_ready() {
-                        sleep.as_mut().reset(Instant::now() + *interval);
+                        sleep.as_mut().reset(after(*interval));
                         return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(KEEP_ALIVE)))));
                     }
                 }
@@ -255,6 +272,14 @@ where
             }
         }
     }
+}
+
+/// The instant `delay` from now; a delay too long to be an instant is taken
+/// as about 30 years, as tokio's own timers do: never a panic.
+fn after(delay: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(delay)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// The headers of an SSE response: `content-type: text/event-stream`,
@@ -317,8 +342,8 @@ mod tests {
     #[test]
     fn each_frame_is_its_event_alone_across_blocks() {
         // Sizes around and above the block, so that frames are cut from a
-        // block, cross into a new one, and exceed it; a refused event in
-        // the middle writes nothing.
+        // block, cross into a new one, and exceed it; a refused event
+        // writes nothing and ends the body.
         let mut events = Vec::new();
         for i in 0..200usize {
             let data: String = "x".repeat((i * 97) % (3 * BLOCK));
@@ -327,12 +352,12 @@ mod tests {
                 events.push(ServerEvent::new().event("bad\n").data("refused"));
             }
         }
-        let want: Vec<_> = events.iter().map(ServerEvent::to_bytes).collect();
+        let want: Vec<_> = events[..102].iter().map(ServerEvent::to_bytes).collect();
         let got = frames(SseBody::with_keep_alive(
             futures_util::stream::iter(events),
             None,
         ));
-        assert_eq!(got.len(), want.len());
+        assert_eq!(got.len(), want.len(), "the body ends at the refused event");
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
             assert_eq!(g, w, "frame {i}");
         }

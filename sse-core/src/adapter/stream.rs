@@ -31,6 +31,7 @@ use crate::decoder::{DecodeError, Decoder, Frame};
 /// standard says). A transport error is handed on and the stream goes on if
 /// the input does; an oversized event is an error item and decoding goes on.
 #[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
 pub struct EventStream<S> {
     inner: S,
     /// Holds the input read and not yet decoded.
