@@ -24,7 +24,7 @@ mod encode;
 mod follow;
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, ErrorKind, Read, Write};
+use std::io::{self, BufReader, BufWriter, ErrorKind, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,7 +35,7 @@ use sse_proto::{DecodeError, Decoder, Event, Frame, DEFAULT_MAX_EVENT_SIZE};
 
 /// Show the events of a Server-Sent Events (text/event-stream) stream.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, after_help = EXAMPLES)]
 struct Args {
     /// The stream to read: a file, `-` (the default) for standard input, or
     /// an http:// or https:// URL to follow live.
@@ -83,6 +83,22 @@ struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_EVENT_SIZE)]
     max_event_size: usize,
 }
+
+/// The modes, one example each, under `--help`.
+const EXAMPLES: &str = "\
+Examples:
+  Show the events of a file (or of standard input, with no FILE or with -):
+    sse-cat stream.sse
+    curl -sN https://example.com/events | sse-cat
+  One JSON object a line, for programs (jq, scripts):
+    sse-cat --json stream.sse
+  Feed the decoder one byte at a time (the output must not change):
+    sse-cat --chunk-size 1 stream.sse
+  Turn JSON lines back into a stream (the inverse of --json):
+    sse-cat --json stream.sse | sse-cat --encode
+  Follow a live stream, reconnecting and resuming with Last-Event-ID:
+    sse-cat http://127.0.0.1:8080/events
+    sse-cat -H 'Authorization: Bearer TOKEN' --idle-timeout 45 --max-attempts 5 https://example.com/events";
 
 /// One line of `--json` output for an event; fields in this order.
 #[derive(Serialize)]
@@ -184,9 +200,20 @@ fn run(args: &Args) -> Result<Summary, Failure> {
 
 /// The input named on the command line, and how to name it in messages.
 fn open(args: &Args) -> Result<(String, Box<dyn Read>), Failure> {
+    let stdin = || -> (String, Box<dyn Read>) {
+        let stdin = io::stdin();
+        if stdin.is_terminal() {
+            // A bare `sse-cat` typed at a prompt would otherwise sit silent.
+            eprintln!(
+                "sse-cat: reading a stream from standard input (Ctrl-D ends it; \
+                 sse-cat --help shows the other modes)"
+            );
+        }
+        ("standard input".into(), Box::new(stdin.lock()))
+    };
     Ok(match &args.input {
-        None => ("standard input".into(), Box::new(io::stdin().lock())),
-        Some(p) if p.as_os_str() == "-" => ("standard input".into(), Box::new(io::stdin().lock())),
+        None => stdin(),
+        Some(p) if p.as_os_str() == "-" => stdin(),
         Some(p) => {
             let what = format!("{}", p.display());
             match File::open(p) {

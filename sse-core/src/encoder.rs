@@ -1,21 +1,5 @@
-//! Events to bytes that always mean what they were given.
-//!
-//! [`encode`] writes an [`EventRef`] into a caller's `&mut [u8]`, with no
-//! allocation; with the `alloc` feature, [`encode_to`] writes into any
-//! [`bytes::BufMut`] and [`ServerEvent`] is an owned event with a builder.
-//!
-//! What is written is always parsed back to the event it was given:
-//!
-//! - Data is split on CR, LF and CRLF into one `data:` line each, so
-//!   multi-line data survives. The protocol itself turns every CR and CRLF
-//!   in data into LF: a client receives `"a\r\nb"` as `"a\nb"`. Empty data,
-//!   data that starts with a space and data that ends in a line break
-//!   round-trip exactly.
-//! - A value that would change the stream's meaning is refused with an
-//!   [`EncodeError`], and nothing is written: a CR or LF in the event type,
-//!   the id or the comment (it would end the line, and the rest would be read
-//!   as other fields), and a NUL in the id (the client would ignore the id).
-//!   The encoder never panics and never writes part of an event.
+//! Events to bytes that always mean what they were given; the guarantees
+//! are on [`EventRef`].
 
 use core::fmt;
 use core::time::Duration;
@@ -27,7 +11,26 @@ fn whole_millis(delay: Duration) -> u64 {
 }
 
 /// An event to write, borrowed. Every part is optional; the event is
-/// written as one block ended by a blank line.
+/// written as one block ended by a blank line, by [`encode`] (into a
+/// `&mut [u8]`, no allocation) or, with feature `alloc`, by `encode_to`
+/// (into any `BufMut`) and the owned `ServerEvent`.
+///
+/// # Guarantees
+///
+/// What the encoder writes is always parsed back to the event it was given
+/// (checked by a property test against an independent model and by a fuzz
+/// target):
+///
+/// - Data is split on CR, LF and CRLF into one `data:` line each, so
+///   multi-line data survives. The protocol itself turns every CR and CRLF
+///   in data into LF: a client receives `"a\r\nb"` as `"a\nb"`. Empty data,
+///   data that starts with a space and data that ends in a line break
+///   round-trip exactly.
+/// - A value that would change the stream's meaning is refused with an
+///   [`EncodeError`], and nothing is written: a CR or LF in the event type,
+///   the id or the comment (it would end the line, and the rest would be read
+///   as other fields), and a NUL in the id (the client would ignore the id).
+/// - The encoder never panics and never writes part of an event.
 ///
 /// | part | written as | a client then |
 /// | --- | --- | --- |
@@ -254,8 +257,9 @@ trait Out {
 }
 
 /// A slice with a write position. Writing past its end is impossible by the
-/// length check in [`encode`]; were it to happen, the bytes are dropped
-/// rather than panicking.
+/// length check in [`encode`]; were it to happen, a debug build panics (the
+/// tests and fuzz targets would show it) and a release build drops the
+/// bytes rather than panicking.
 struct SliceOut<'o> {
     buf: &'o mut [u8],
     pos: usize,
@@ -264,7 +268,9 @@ struct SliceOut<'o> {
 impl Out for SliceOut<'_> {
     fn put(&mut self, bytes: &[u8]) {
         let end = self.pos + bytes.len();
-        if let Some(dst) = self.buf.get_mut(self.pos..end) {
+        let dst = self.buf.get_mut(self.pos..end);
+        debug_assert!(dst.is_some(), "encode wrote past its checked length");
+        if let Some(dst) = dst {
             dst.copy_from_slice(bytes);
             self.pos = end;
         }
@@ -427,6 +433,7 @@ mod owned {
     /// # Ok::<(), sse_proto::EncodeError>(())
     /// ```
     #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+    #[must_use = "an event does nothing until it is encoded or sent"]
     pub struct ServerEvent {
         comment: Option<String>,
         event: Option<String>,

@@ -1,4 +1,82 @@
-//! The Server-Sent Events (`text/event-stream`) protocol, with no I/O.
+//! The Server-Sent Events (`text/event-stream`) protocol, with no I/O: the
+//! parser, the decoder to owned events, the encoder, the client's reconnection
+//! logic, and the server's response body, for any HTTP stack.
+//!
+//! It follows the WHATWG HTML standard, section "Server-sent events", to the
+//! letter, including the points many implementations get wrong: a CR at the
+//! end of one chunk and an LF at the start of the next are one line end; a
+//! lone CR is a line end; one BOM is stripped, even when split; invalid UTF-8
+//! becomes U+FFFD and never stops the stream; an `id` with NUL is ignored;
+//! `retry` needs all ASCII digits; an unterminated event at the end of the
+//! stream is dropped.
+//!
+//! Three ways in:
+//!
+//! # Read a stream
+//!
+//! ```toml
+//! sse-proto = { version = "0.1", features = ["stream"] }
+//! ```
+//!
+//! [`adapter::stream::EventStream`] decodes any `Stream` of byte chunks: a
+//! hyper body's data, or reqwest's `Response::bytes_stream()`. For a client
+//! that reconnects and resumes with `Last-Event-ID` on its own, see
+//! [`client`] (feature `client`).
+//!
+//! ```
+//! # #[cfg(feature = "stream")] {
+//! use futures_util::{stream, StreamExt};
+//! use sse_proto::{adapter::stream::EventStream, Frame};
+//!
+//! # futures_util::FutureExt::now_or_never(async {
+//! // Chunks as they come off the wire: here one event is cut in two.
+//! let body = stream::iter([Ok::<_, std::io::Error>("data: {\"n\":"), Ok("1}\n\n")]);
+//! let mut events = EventStream::new(body);
+//! while let Some(frame) = events.next().await {
+//!     if let Ok(Frame::Event(event)) = frame {
+//!         assert_eq!(event.data(), "{\"n\":1}");
+//!     }
+//! }
+//! # }).unwrap();
+//! # }
+//! ```
+//!
+//! # Serve a stream
+//!
+//! ```toml
+//! sse-proto = { version = "0.1", features = ["body"] }
+//! ```
+//!
+//! [`adapter::body::SseBody`] is an `http_body::Body` over a `Stream` of
+//! [`ServerEvent`]s, with keep-alive comments; [`adapter::body::response`]
+//! adds the headers browsers and proxies need. An axum handler:
+//!
+//! ```
+//! # #[cfg(feature = "body")] {
+//! use futures_util::stream;
+//! use sse_proto::adapter::body::{response, SseBody};
+//! use sse_proto::ServerEvent;
+//!
+//! async fn ticks() -> impl axum::response::IntoResponse {
+//!     let events = (1..=3).map(|n| ServerEvent::new().id(n.to_string()).data(format!("tick {n}")));
+//!     response(SseBody::new(stream::iter(events)))
+//! }
+//! let app: axum::Router = axum::Router::new().route("/ticks", axum::routing::get(ticks));
+//! # let _ = app;
+//! # }
+//! ```
+//!
+//! # Embed the parser
+//!
+//! ```toml
+//! sse-proto = { version = "0.1", default-features = false }
+//! ```
+//!
+//! With no features the crate is `no_std` and needs no allocator: the
+//! [`Parser`] calls a [`Sink`] of yours with borrowed pieces of each chunk,
+//! and [`encode`] writes an [`EventRef`] into a `&mut [u8]`. With `alloc`,
+//! the [`Decoder`] builds owned [`Event`]s, sharing the input instead of
+//! copying where a value lies whole in one chunk:
 //!
 //! ```
 //! # #[cfg(feature = "alloc")] {
@@ -6,8 +84,8 @@
 //! use sse_proto::{Decoder, Frame};
 //!
 //! let mut decoder = Decoder::new();
-//! // Bytes arrive in any chunking: here a CRLF is split over two chunks.
 //! let mut events = Vec::new();
+//! // Bytes arrive in any chunking: here a CRLF is split over two chunks.
 //! for chunk in ["event: greeting\r", "\nid: 1\ndata: hello\ndata: world\n\n"] {
 //!     for frame in decoder.frames(Bytes::from(chunk)) {
 //!         if let Frame::Event(event) = frame? {
@@ -19,58 +97,47 @@
 //! assert_eq!(events[0].event_type(), "greeting");
 //! assert_eq!(events[0].data(), "hello\nworld");
 //! assert_eq!(events[0].last_event_id(), "1");
-//! assert_eq!(decoder.last_event_id(), "1");
 //! # }
 //! # Ok::<(), sse_proto::DecodeError>(())
 //! ```
 //!
 //! # What is here
 //!
-//! - [`Parser`]: the incremental, push-based parser. `no_std`, no allocation,
-//!   O(1) state. Feed it chunks of any size; it calls a [`Sink`] with borrowed
-//!   pieces of each chunk and with the blank lines that dispatch events.
-//! - [`Decoder`] (feature `alloc`): builds owned [`Event`]s on the parser,
-//!   sharing the input [`bytes::Bytes`] instead of copying where a value lies
-//!   whole in one chunk, with a bound on the size of one event.
-//! - [`encode`] and [`EventRef`]: write events into a `&mut [u8]` with no
-//!   allocation, refusing what would change their meaning; with `alloc`,
-//!   [`encode_to`] any `BufMut` and the [`ServerEvent`] builder.
-//! - [`session`] (feature `alloc`): the client's reconnection logic (last
-//!   event ID, `retry`, backoff, which responses stop it) as a state machine
-//!   without sockets or timers.
-//! - [`client`] (feature `client`): a reconnecting client, a `Stream` of
-//!   events driven by the session, over any HTTP stack.
-//! - [`replay`] (feature `alloc`): a bounded log of the last events, to
-//!   resume a client from its `Last-Event-ID`, or tell it clearly that its
-//!   id is too old.
-//! - `adapter` (features `codec`, `stream`, `body`): a tokio-util codec, a
-//!   `Stream` adapter, and an `http_body::Body` with keep-alives.
-//!
-//! Both follow the WHATWG HTML standard, section "Server-sent events",
-//! "Interpreting an event stream", to the letter, including the points many
-//! implementations get wrong: a CR at the end of one chunk and an LF at the
-//! start of the next are one line end; a lone CR is a line end; one BOM is
-//! stripped, even when split; invalid UTF-8 becomes U+FFFD and never stops the
-//! stream; an `id` with NUL is ignored; `retry` needs all ASCII digits; an
-//! unterminated event at the end of the stream is dropped.
+//! | item | what it does | feature |
+//! | --- | --- | --- |
+//! | [`Parser`], [`Sink`] | the incremental parser: O(1) state, no allocation, borrowed pieces | none |
+//! | [`encode`], [`EventRef`] | events into a `&mut [u8]`, refusing what would change their meaning | none |
+//! | [`Decoder`], [`Event`], [`Frame`] | owned events, bounded in size | `alloc` |
+//! | [`encode_to`], [`ServerEvent`] | events into any `BufMut`, an owned event builder | `alloc` |
+//! | [`session`] | the client's reconnection logic, without sockets or timers | `alloc` |
+//! | [`replay`] | a bounded log of the last events, to resume a client | `alloc` |
+//! | [`client`] | a reconnecting client over any HTTP stack | `client` |
+//! | `adapter::codec` | a tokio-util `Decoder` and `Encoder` | `codec` |
+//! | `adapter::stream` | a `Stream` of byte chunks to a `Stream` of frames | `stream` |
+//! | `adapter::body` | an `http_body::Body` with keep-alives, and the response head | `body` |
 //!
 //! # Crate features
 //!
-//! - `std` (default): implies `alloc`; `std::error::Error` comes from
-//!   `core::error::Error` either way.
-//! - `alloc`: the [`Decoder`] and [`Event`], the [`ServerEvent`] builder and
-//!   the [`session`], using the `bytes` crate. Without it the crate needs no
-//!   allocator at all.
-//! - `serde`: `ServerEvent::json_data`, data serialised as JSON.
-//! - `client`: the [`client`] module, with `tokio` (time only) and
-//!   `futures-util`.
-//! - `codec`: `adapter::codec`, with `tokio-util`.
-//! - `stream`: `adapter::stream`, with `futures-core`.
-//! - `body`: `adapter::body`, with `http`, `http-body` and `tokio` (time).
+//! | feature | adds | pulls in |
+//! | --- | --- | --- |
+//! | `std` (default) | `alloc`, and `std` for `memchr` and `bytes` | `alloc` |
+//! | `alloc` | the decoder, `ServerEvent`, `encode_to`, `session`, `replay` | `bytes` |
+//! | `serde` | `ServerEvent::json_data` | `alloc`, `serde`, `serde_json` |
+//! | `client` | the `client` module | `std`, `tokio` (time), `futures-core`, `futures-util` |
+//! | `codec` | `adapter::codec` | `std`, `tokio-util` (codec) |
+//! | `stream` | `adapter::stream` | `std`, `futures-core` |
+//! | `body` | `adapter::body` | `std`, `http`, `http-body`, `futures-core`, `tokio` (time) |
+//!
+//! Without `alloc` the crate depends on `memchr` alone and links no
+//! allocator (checked by a build for `thumbv7em-none-eabihf`). The minimum
+//! supported Rust version is 1.81, checked with every feature.
 //!
 //! # Panics
 //!
-//! Nothing in this crate panics on any input bytes, in any chunking.
+//! The parser, the decoder, the encoder and the session do not panic on any
+//! input bytes, in any chunking, or on any response a server sends (the fuzz
+//! targets check this). Where a function can panic on a value from the
+//! caller, its docs say so under `# Panics`.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

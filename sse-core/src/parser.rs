@@ -1,9 +1,5 @@
-//! The incremental, push-based, zero-allocation parser.
-//!
-//! [`Parser::feed`] takes chunks of any size, split anywhere, and calls a
-//! [`Sink`] with borrowed pieces of the chunk: field values (in several pieces
-//! when a line spans chunks), comments, and dispatch points (blank lines). It
-//! keeps O(1) state between chunks and never copies or allocates.
+//! The incremental, push-based, zero-allocation parser; its docs are on
+//! [`Parser`].
 
 use core::ops::ControlFlow;
 
@@ -120,6 +116,13 @@ enum State {
 }
 
 /// The incremental parser.
+///
+/// [`Parser::feed`] takes chunks of any size, split anywhere, and calls a
+/// [`Sink`] with borrowed pieces of the chunk: field values (in several pieces
+/// when a line spans chunks), comments, and dispatch points (blank lines). It
+/// keeps O(1) state between chunks (a few bytes: the field name so far, a
+/// pending CR, the BOM matcher), never copies or allocates, and hands out
+/// each byte of a long line once, however many chunks it spans.
 ///
 /// The rules are those of the WHATWG HTML standard, section "Server-sent
 /// events", "Interpreting an event stream":
