@@ -137,37 +137,88 @@ async fn body_and_stream_adapters_over_hyper() {
     assert_eq!(frames, expected);
 }
 
-#[tokio::test]
-async fn body_sends_keep_alives_while_the_stream_is_quiet() {
-    let url = serve_body(|_| {
-        let events =
-            stream::once(async { ServerEvent::new().data("first") }).chain(stream::once(async {
-                tokio::time::sleep(Duration::from_millis(450)).await;
-                ServerEvent::new().data("second")
-            }));
-        response(SseBody::with_keep_alive(
-            events.boxed(),
-            Some(Duration::from_millis(100)),
-        ))
-    })
-    .await;
-    let body = bounded(get(&url).await.into_body().collect())
+/// Serves `body` with hyper's HTTP/1 server and reads it with hyper's HTTP/1
+/// client over an in-memory pipe: the same hyper code as over TCP, with no
+/// socket, so that a test can run on tokio's paused clock (real I/O would
+/// let the paused clock jump ahead while a read is in flight).
+async fn get_over_a_pipe<B>(body: B) -> http::Response<hyper::body::Incoming>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let body = std::sync::Mutex::new(Some(body));
+    let service = service_fn(move |_req: http::Request<hyper::body::Incoming>| {
+        let body = body
+            .lock()
+            .expect("lock")
+            .take()
+            .expect("one request on the pipe");
+        async move { Ok::<_, std::convert::Infallible>(response(body)) }
+    });
+    tokio::spawn(async move {
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(server_io), service)
+            .await;
+    });
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(client_io))
         .await
-        .expect("body")
-        .to_bytes();
-    let text = String::from_utf8_lossy(&body);
-    assert!(text.starts_with("data: first\n\n:\n\n"), "{text:?}");
-    assert!(text.ends_with(":\n\ndata: second\n\n"), "{text:?}");
-    let keep_alives = text.matches(":\n\n").count();
-    assert!(
-        (2..=5).contains(&keep_alives),
-        "{keep_alives} keep-alives in 450 ms at 100 ms: {text:?}"
-    );
+        .expect("handshake over the pipe");
+    tokio::spawn(connection);
+    let request = http::Request::get("/")
+        .body(Empty::<Bytes>::new())
+        .expect("request");
+    bounded(sender.send_request(request))
+        .await
+        .expect("response")
+}
+
+#[tokio::test(start_paused = true)]
+async fn body_sends_one_keep_alive_per_quiet_interval_and_ends_with_its_stream() {
+    // One event, 450 ms of quiet, one more event, the end; keep-alives every
+    // 100 ms. On the paused clock: exactly 4, at 100, 200, 300 and 400 ms.
+    let events =
+        stream::once(async { ServerEvent::new().data("first") }).chain(stream::once(async {
+            tokio::time::sleep(Duration::from_millis(450)).await;
+            ServerEvent::new().data("second")
+        }));
+    let body = SseBody::with_keep_alive(events.boxed(), Some(Duration::from_millis(100)));
+    let started = tokio::time::Instant::now();
+    let mut body = get_over_a_pipe(body).await.into_body();
+    // What the client read, by the time (ms from the request) it read it.
+    let mut timeline: Vec<(u128, String)> = Vec::new();
+    let mut all = Vec::new();
+    while let Some(frame) = bounded(body.frame()).await {
+        let Ok(data) = frame.expect("no error").into_data() else {
+            continue;
+        };
+        all.extend_from_slice(&data);
+        let at = started.elapsed().as_millis();
+        let text = String::from_utf8_lossy(&data);
+        match timeline.last_mut() {
+            Some((t, read)) if *t == at => read.push_str(&text),
+            _ => timeline.push((at, text.into_owned())),
+        }
+    }
+    let want: Vec<(u128, String)> = [
+        (0, "data: first\n\n"),
+        (100, ":\n\n"),
+        (200, ":\n\n"),
+        (300, ":\n\n"),
+        (400, ":\n\n"),
+        (450, "data: second\n\n"),
+    ]
+    .into_iter()
+    .map(|(at, text)| (at, text.to_owned()))
+    .collect();
+    assert_eq!(timeline, want, "what the client read, and when (ms)");
+    assert_eq!(started.elapsed(), Duration::from_millis(450), "and the end");
     // And they change nothing for a client.
-    let frames: Vec<_> = EventStream::new(stream::iter([Ok::<_, std::io::Error>(body)]))
-        .collect()
-        .await;
-    assert_eq!(frames.len(), 2);
+    let frames: Vec<_> =
+        EventStream::new(stream::iter([Ok::<_, std::io::Error>(Bytes::from(all))]))
+            .collect()
+            .await;
+    assert_eq!(frames.len(), 2, "{frames:?}");
 }
 
 #[tokio::test]
@@ -256,15 +307,20 @@ async fn demo_server_resumes_a_client_after_each_drop() {
     );
 }
 
-#[tokio::test]
-async fn demo_server_says_reset_when_it_cannot_resume() {
+#[tokio::test(start_paused = true)]
+async fn demo_server_says_reset_to_a_client_resuming_from_an_id_its_log_no_longer_holds() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}/events", listener.local_addr().expect("address"));
     let mut config = demo_config();
     config.replay = 3;
     let _demo = serve(listener, config);
-    // Wait until the ticker is done (12 events, 3 kept), then resume from 2.
+    // Let the ticker finish (12 events every 20 ms, 3 kept: ids 10 to 12) on
+    // the paused clock: the sleep ends at 500 ms only after every tick up to
+    // 240 ms has run, however slow the machine. Then real time again, for the
+    // client's socket.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::resume();
+    // Resume from 2: gone from the log.
     let connector = sse_cat::connector::HyperConnector::new(url.parse().expect("URL"));
     let client = Client::new(connector, fast_client_config()).with_last_event_id("2");
     let first = bounded(
@@ -283,7 +339,8 @@ async fn demo_server_says_reset_when_it_cannot_resume() {
     .expect("an event");
     assert_eq!(first.event_type(), "reset");
     assert!(
-        first.data().contains("too old") || first.data().contains("gone"),
+        first.data().contains("after id 2")
+            && first.data().contains("gone (the oldest kept is 10)"),
         "{}",
         first.data()
     );
