@@ -1,5 +1,6 @@
 //! The reconnecting client against a real hyper server on 127.0.0.1, with
-//! scripted faults. Every wait is bounded.
+//! scripted faults; and, where a test runs on tokio's paused clock, against
+//! the same script in this process. Every wait is bounded.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -8,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{stream, StreamExt};
-use http::header::{HeaderValue, AUTHORIZATION};
+use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use http::{Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, StreamBody};
+use http_body_util::{BodyDataStream, BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -361,8 +362,55 @@ async fn a_stalled_server_trips_the_idle_timeout() {
     assert_eq!(ids_seen(&seen), [None, Some("1".into())]);
 }
 
-#[tokio::test]
-async fn keep_alive_comments_keep_a_quiet_stream_open() {
+/// A connector that answers attempt `n` with `script(n, last_event_id)` in
+/// this process, through the same `respond` as the server but with no socket:
+/// for the tests on tokio's paused clock, where real I/O would let the clock
+/// jump ahead while a read is in flight.
+struct InProcess {
+    script: Script,
+    attempts: Mutex<usize>,
+}
+
+impl InProcess {
+    fn new(script: Script) -> Self {
+        InProcess {
+            script,
+            attempts: Mutex::new(0),
+        }
+    }
+}
+
+impl Connector for InProcess {
+    type Body = BodyDataStream<BoxBody<Bytes, std::io::Error>>;
+    type Error = std::io::Error;
+    async fn connect(&self, request: &Connect) -> Result<SseResponse<Self::Body>, std::io::Error> {
+        let n = {
+            let mut attempts = self.attempts.lock().expect("attempts");
+            *attempts += 1;
+            *attempts - 1
+        };
+        let last_event_id = request
+            .headers()
+            .find(|(name, _)| *name == "last-event-id")
+            .map(|(_, value)| String::from_utf8_lossy(value).into_owned());
+        let response = respond((self.script)(n, last_event_id.as_deref()));
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|v: &HeaderValue| Bytes::copy_from_slice(v.as_bytes()))
+        };
+        Ok(SseResponse {
+            status: response.status().as_u16(),
+            content_type: header(CONTENT_TYPE),
+            retry_after: header(RETRY_AFTER),
+            body: BodyDataStream::new(response.into_body()),
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn keep_alive_comments_every_100_ms_keep_a_stream_open_past_a_300_ms_idle_timeout() {
     let script: Script = Arc::new(|n, _| match n {
         0 => {
             let mut steps = vec![Step::Send(event(1))];
@@ -375,10 +423,19 @@ async fn keep_alive_comments_keep_a_quiet_stream_open() {
         }
         _ => Reply::Status(204, "text/event-stream", None),
     });
-    let (url, _) = serve(script).await;
+    // On the paused clock the keep-alives come exactly 100 ms apart, however
+    // slow the machine: an idle timeout that trips is the client's doing.
     let config = fast_config().idle_timeout(Duration::from_millis(300));
-    let updates = run(Client::new(connector(&url), config)).await;
-    assert_eq!(events(&updates).len(), 2);
+    let updates = run(Client::new(InProcess::new(script), config)).await;
+    assert_eq!(
+        events(&updates),
+        [1, 2].map(|id| (
+            "tick".to_owned(),
+            format!("line one of {id}\n line two"),
+            id.to_string()
+        )),
+        "{updates:?}"
+    );
     let idle = updates.iter().any(|u| {
         matches!(
             u,
