@@ -138,6 +138,74 @@
 //! input bytes, in any chunking, or on any response a server sends (the fuzz
 //! targets check this). Where a function can panic on a value from the
 //! caller, its docs say so under `# Panics`.
+// The crate docs link to items behind features: to the items when they are
+// built, else to their page on docs.rs (built with every feature). The
+// empty line ends the docs' last paragraph, so that these are definitions.
+#![doc = ""]
+#![cfg_attr(feature = "alloc", doc = "[`Decoder`]: crate::Decoder")]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`Decoder`]: https://docs.rs/sse-proto/latest/sse_proto/struct.Decoder.html"
+)]
+#![cfg_attr(feature = "alloc", doc = "[`Event`]: crate::Event")]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`Event`]: https://docs.rs/sse-proto/latest/sse_proto/struct.Event.html"
+)]
+#![cfg_attr(feature = "alloc", doc = "[`Frame`]: crate::Frame")]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`Frame`]: https://docs.rs/sse-proto/latest/sse_proto/enum.Frame.html"
+)]
+#![cfg_attr(feature = "alloc", doc = "[`encode_to`]: crate::encode_to")]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`encode_to`]: https://docs.rs/sse-proto/latest/sse_proto/fn.encode_to.html"
+)]
+#![cfg_attr(feature = "alloc", doc = "[`ServerEvent`]: crate::ServerEvent")]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`ServerEvent`]: https://docs.rs/sse-proto/latest/sse_proto/struct.ServerEvent.html"
+)]
+#![cfg_attr(feature = "alloc", doc = "[`session`]: crate::session")]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`session`]: https://docs.rs/sse-proto/latest/sse_proto/session/index.html"
+)]
+#![cfg_attr(feature = "alloc", doc = "[`replay`]: crate::replay")]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`replay`]: https://docs.rs/sse-proto/latest/sse_proto/replay/index.html"
+)]
+#![cfg_attr(feature = "client", doc = "[`client`]: crate::client")]
+#![cfg_attr(
+    not(feature = "client"),
+    doc = "[`client`]: https://docs.rs/sse-proto/latest/sse_proto/client/index.html"
+)]
+#![cfg_attr(
+    feature = "stream",
+    doc = "[`adapter::stream::EventStream`]: crate::adapter::stream::EventStream"
+)]
+#![cfg_attr(
+    not(feature = "stream"),
+    doc = "[`adapter::stream::EventStream`]: https://docs.rs/sse-proto/latest/sse_proto/adapter/stream/struct.EventStream.html"
+)]
+#![cfg_attr(
+    feature = "body",
+    doc = "[`adapter::body::SseBody`]: crate::adapter::body::SseBody"
+)]
+#![cfg_attr(
+    not(feature = "body"),
+    doc = "[`adapter::body::SseBody`]: https://docs.rs/sse-proto/latest/sse_proto/adapter/body/struct.SseBody.html"
+)]
+#![cfg_attr(
+    feature = "body",
+    doc = "[`adapter::body::response`]: crate::adapter::body::response"
+)]
+#![cfg_attr(
+    not(feature = "body"),
+    doc = "[`adapter::body::response`]: https://docs.rs/sse-proto/latest/sse_proto/adapter/body/fn.response.html"
+)]
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
