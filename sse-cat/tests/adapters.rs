@@ -27,7 +27,7 @@ async fn bounded<T>(f: impl Future<Output = T>) -> T {
 }
 
 #[tokio::test]
-async fn codec_round_trips_over_a_duplex_pipe() {
+async fn codec_round_trips_events_writes_nothing_of_a_refused_one_and_reads_past_a_too_large_one() {
     let (writer, reader) = tokio::io::duplex(64);
     let send = async move {
         let mut sink = FramedWrite::new(writer, SseCodec::new());
@@ -113,7 +113,7 @@ async fn get(url: &str) -> http::Response<hyper::body::Incoming> {
 }
 
 #[tokio::test]
-async fn body_and_stream_adapters_over_hyper() {
+async fn body_over_hyper_sends_the_sse_headers_and_all_50_events_the_stream_adapter_reads() {
     let url = serve_body(|_| {
         let events = stream::iter((1..=50).map(|n| {
             ServerEvent::new()
@@ -246,7 +246,7 @@ async fn body_ends_with_the_encoders_error_rather_than_send_a_different_event() 
 }
 
 #[tokio::test]
-async fn last_event_id_helper_reads_the_header() {
+async fn last_event_id_helper_trims_the_header_and_reads_an_empty_one_as_none() {
     let mut h = headers();
     assert_eq!(last_event_id(&h), None);
     h.insert("last-event-id", " 42 ".parse().expect("value"));

@@ -62,7 +62,7 @@ fn every_two_way_split_of_vectors_up_to_4_kib_and_sampled_splits_of_longer_ones(
 }
 
 #[test]
-fn every_three_way_split_of_the_short_vectors() {
+fn every_three_way_split_of_the_vectors_up_to_64_bytes() {
     let mut checked = 0;
     for v in vectors() {
         let input = v.input();
@@ -144,7 +144,7 @@ proptest! {
     }
 
     #[test]
-    fn seeded_last_event_id_matches_reference(input in stream(), size in 1usize..9) {
+    fn decoder_seeded_with_a_last_event_id_equals_the_reference_model(input in stream(), size in 1usize..9) {
         prop_assert_eq!(
             decode_with_last_event_id(&input, size, "seed"),
             interpret_with_last_event_id(&input, "seed")
@@ -152,7 +152,7 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_bytes_never_panic_and_match(input in proptest::collection::vec(any::<u8>(), 0..300), size in 1usize..5) {
+    fn decoder_never_panics_and_equals_the_reference_model_on_arbitrary_bytes(input in proptest::collection::vec(any::<u8>(), 0..300), size in 1usize..5) {
         prop_assert_eq!(decode(&input, size), interpret(&input));
     }
 }

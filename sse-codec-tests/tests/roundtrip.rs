@@ -201,7 +201,7 @@ fn serde_json_value() -> serde_json::Value {
 }
 
 #[test]
-fn keep_alive_and_reset_id_mean_what_they_say() {
+fn a_keep_alive_is_no_event_and_an_empty_id_resets_the_last_event_id() {
     let mut stream = ServerEvent::new()
         .id("5")
         .data("a")
