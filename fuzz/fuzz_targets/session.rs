@@ -1,9 +1,12 @@
-//! `session`: an arbitrary sequence of inputs (response heads, body bytes,
-//! ends, errors, closes, time passing) into a `Session`, polling after each.
-//! No panic, and its invariants hold:
+//! `session`: an arbitrary sequence of inputs (response heads with any
+//! status and any `Content-Type`, `Content-Encoding`, `Retry-After` and
+//! `Date` bytes, body bytes, ends, errors, fatal errors, closes, requested
+//! reconnects, time passing, up to `Duration::MAX`) into a `Session`, polling
+//! after each. No panic, and its invariants hold:
 //!
 //! - never a reconnect without delay: each `Disconnected` waits at least the
-//!   floor (`min_retry`), and the next `Connect` comes no earlier;
+//!   floor (`min_retry`), unless the caller asked for it, and the next
+//!   `Connect` comes no earlier;
 //! - `poll` never asks to wait until a time already past (no busy loop), and
 //!   settles in a bounded number of calls;
 //! - the `Last-Event-ID` sent is the last event ID of a decoder fed the same
@@ -18,7 +21,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use sse_proto::session::{Action, Config, Input, Session};
+use sse_proto::session::{Action, Config, Disconnect, Head, Input, Session};
 use sse_proto::Decoder;
 use sse_proto_fuzz::on_panic_describe;
 
@@ -29,6 +32,28 @@ const CONTENT_TYPES: [&[u8]; 4] = [
     b"TEXT/EVENT-STREAM",
 ];
 const STATUSES: [u16; 8] = [200, 200, 200, 204, 500, 503, 429, 404];
+/// Header values worth meeting, besides arbitrary bytes from the input.
+const VALUES: [&[u8]; 8] = [
+    b"1",
+    b"99999999999999999999",
+    b"Sun, 06 Nov 1994 08:49:37 GMT",
+    b"Fri, 31 Dec 9999 23:59:59 GMT",
+    b"gzip",
+    b"identity",
+    b"",
+    b"\r\n\0",
+];
+
+/// A header value: one of `VALUES`, or up to 40 bytes of the input.
+fn value<'a>(bytes: &mut impl Iterator<Item = &'a u8>, data: &'a [u8], at: usize) -> &'a [u8] {
+    let pick = bytes.next().copied().unwrap_or(0);
+    if pick < 128 {
+        return VALUES[usize::from(pick % 8)];
+    }
+    let len = usize::from(pick % 40);
+    let start = at.min(data.len());
+    &data[start..(start + len).min(data.len())]
+}
 
 fuzz_target!(|data: &[u8]| {
     on_panic_describe(data);
@@ -42,7 +67,10 @@ fuzz_target!(|data: &[u8]| {
         .retry_server_errors(data.get(1).is_some_and(|b| b & 1 == 1))
         .max_attempts(data.get(2).filter(|b| *b & 1 == 1).map(|b| u32::from(*b >> 1)))
         .max_event_size(4096)
-        .min_retry(floor);
+        .min_retry(floor)
+        // Repeatable runs: the default seed comes from the process.
+        .seed(u64::from(data.get(3).copied().unwrap_or(0)))
+        .jitter(data.get(4).is_none_or(|b| b & 1 == 0));
     let mut session = Session::new(config);
     // An independent decoder fed the same bodies, for the last event ID.
     let mut shadow = Decoder::new();
@@ -51,24 +79,45 @@ fuzz_target!(|data: &[u8]| {
     let mut earliest_connect = Duration::ZERO;
     let mut stopped = None;
 
-    let mut bytes = data.iter().copied().skip(3);
-    while let Some(op) = bytes.next() {
-        match op % 8 {
+    let mut bytes = data.iter().skip(5);
+    while let Some(&op) = bytes.next() {
+        match op % 10 {
             0 => {
-                let status = STATUSES[usize::from(bytes.next().unwrap_or(0) % 8)];
-                let content_type = CONTENT_TYPES[usize::from(bytes.next().unwrap_or(0) % 4)];
-                session.handle(
-                    now,
-                    Input::Response {
-                        status,
-                        content_type: Some(content_type),
-                        retry_after: Some(b"1"),
-                    },
-                );
+                let status = STATUSES[usize::from(bytes.next().copied().unwrap_or(0) % 8)];
+                let content_type =
+                    CONTENT_TYPES[usize::from(bytes.next().copied().unwrap_or(0) % 4)];
+                let at = data.len() - bytes.len();
+                let retry_after = value(&mut bytes, data, at);
+                let date = value(&mut bytes, data, at + 7);
+                let mut head = Head::new(status)
+                    .content_type(content_type)
+                    .retry_after(retry_after)
+                    .date(date);
+                if op & 0x80 != 0 {
+                    head = head.content_encoding(value(&mut bytes, data, at + 13));
+                }
+                session.handle(now, Input::Response(head));
+            }
+            8 => {
+                // Any status, any header bytes, the caller's clock.
+                let hi = bytes.next().copied().unwrap_or(0);
+                let lo = bytes.next().copied().unwrap_or(0);
+                let at = data.len() - bytes.len();
+                let head = Head::from_headers(u16::from_be_bytes([hi, lo]), |name| match name {
+                    "content-type" => Some(&data[at.min(data.len())..]),
+                    _ => Some(data),
+                })
+                .unix_time(u64::from(lo) << 30);
+                session.handle(now, Input::Response(head));
+            }
+            9 if op & 0x80 != 0 => session.handle(now, Input::Fatal),
+            9 => {
+                session.reconnect(now);
+                earliest_connect = now;
             }
             1 | 2 => {
-                let len = usize::from(bytes.next().unwrap_or(0) % 64);
-                let body: Vec<u8> = bytes.by_ref().take(len).collect();
+                let len = usize::from(bytes.next().copied().unwrap_or(0) % 64);
+                let body: Vec<u8> = bytes.by_ref().take(len).copied().collect();
                 if open {
                     shadow.push(body.clone());
                     while shadow.next_frame().is_some() {}
@@ -77,8 +126,14 @@ fuzz_target!(|data: &[u8]| {
             }
             3 => session.handle(now, Input::End),
             4 => session.handle(now, Input::Error),
-            5 => now += Duration::from_millis(u64::from(bytes.next().unwrap_or(0)) * 37),
-            6 if bytes.next().unwrap_or(0) == 0 => session.close(),
+            5 => {
+                let step = match bytes.next().copied().unwrap_or(0) {
+                    255 => Duration::MAX,
+                    n => Duration::from_millis(u64::from(n) * 37),
+                };
+                now = now.saturating_add(step);
+            }
+            6 if bytes.next().copied().unwrap_or(0) == 0 => session.close(),
             _ => {}
         }
         // Poll until it settles; bounded.
@@ -120,12 +175,16 @@ fuzz_target!(|data: &[u8]| {
                     break;
                 }
                 Action::Opened => open = true,
-                Action::Disconnected { retry_in, .. } => {
-                    assert!(
-                        retry_in >= floor,
-                        "a reconnect after {retry_in:?}, under the floor"
-                    );
-                    earliest_connect = now + retry_in;
+                Action::Disconnected { reason, retry_in } => {
+                    if reason == Disconnect::Requested {
+                        assert_eq!(retry_in, Duration::ZERO);
+                    } else {
+                        assert!(
+                            retry_in >= floor,
+                            "a reconnect after {retry_in:?}, under the floor"
+                        );
+                    }
+                    earliest_connect = now.saturating_add(retry_in);
                     let _ = shadow.finish();
                     open = false;
                 }

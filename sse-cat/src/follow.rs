@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use http::header::{HeaderName, HeaderValue};
-use http::Uri;
-use sse_cat::connector::HyperConnector;
+use sse_proto::client::hyper::HyperConnector;
 use sse_proto::client::{Client, Update};
 use sse_proto::session::{Config, StopReason};
 
@@ -15,14 +14,7 @@ use crate::{Args, Failure, Printer, Summary};
 /// Follows `url` until the server says stop (204), the session gives up, or
 /// Ctrl-C.
 pub fn follow(args: &Args, url: &str) -> Result<Summary, Failure> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| Failure::Usage(format!("invalid URL {url}: {e}")))?;
-    let mut connector = HyperConnector::new(uri);
-    for header in &args.headers {
-        let (name, value) = parse_header(header).map_err(Failure::Usage)?;
-        connector = connector.header(name, value);
-    }
+    let connector = HyperConnector::new(url).map_err(|e| Failure::Usage(e.report().to_string()))?;
     let idle_timeout = args
         .idle_timeout
         .map(|secs| {
@@ -34,13 +26,14 @@ pub fn follow(args: &Args, url: &str) -> Result<Summary, Failure> {
         .max_event_size(args.max_event_size)
         .max_attempts(args.max_attempts)
         .retry_server_errors(args.retry_server_errors)
-        .idle_timeout(idle_timeout)
-        .seed(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64),
-        );
+        .idle_timeout(idle_timeout);
     let mut client = Client::new(connector, config);
+    for header in &args.headers {
+        let (name, value) = parse_header(header).map_err(Failure::Usage)?;
+        client = client
+            .header(name, value)
+            .map_err(|e| Failure::Usage(e.report().to_string()))?;
+    }
     if let Some(id) = &args.last_event_id {
         client = client.with_last_event_id(id.clone());
     }
@@ -86,7 +79,9 @@ pub fn follow(args: &Args, url: &str) -> Result<Summary, Failure> {
                     retry_in,
                     error,
                 }) => {
-                    let error = error.map(|e| format!(": {e}")).unwrap_or_default();
+                    let error = error
+                        .map(|e| format!(": {}", e.report()))
+                        .unwrap_or_default();
                     eprintln!(
                         "sse-cat: disconnected ({reason:?}{error}); reconnecting in {retry_in:?}"
                     );
@@ -95,13 +90,20 @@ pub fn follow(args: &Args, url: &str) -> Result<Summary, Failure> {
                     summary.oversized += 1;
                     eprintln!("sse-cat: {e}");
                 }
-                Some(Update::Stopped(StopReason::NoContent)) => {
+                Some(Update::Stopped {
+                    reason: StopReason::NoContent,
+                    ..
+                }) => {
                     eprintln!("sse-cat: the server answered 204: done");
                     return out.flush();
                 }
-                Some(Update::Stopped(reason)) => {
+                Some(Update::Stopped { reason, error }) => {
                     out.flush()?;
-                    return Err(Failure::Stopped(describe(reason)));
+                    let why = match error {
+                        Some(error) => error.report().to_string(),
+                        None => format!("{reason:?}"),
+                    };
+                    return Err(Failure::Stopped(why));
                 }
                 Some(_) => {}
                 None => return out.flush(),
@@ -109,15 +111,6 @@ pub fn follow(args: &Args, url: &str) -> Result<Summary, Failure> {
         }
     })?;
     Ok(summary)
-}
-
-fn describe(reason: StopReason) -> String {
-    match reason {
-        StopReason::Status(code) => format!("the server answered {code}"),
-        StopReason::ContentType => "the response is not text/event-stream".into(),
-        StopReason::MaxAttempts => "too many attempts without a healthy connection".into(),
-        other => format!("{other:?}"),
-    }
 }
 
 fn parse_header(header: &str) -> Result<(HeaderName, HeaderValue), String> {

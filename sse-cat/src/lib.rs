@@ -1,6 +1,5 @@
-//! The pieces of `sse-cat` that other programs and its tests use: a ready
-//! [`Connector`](sse_proto::client::Connector) over hyper 1.x, with https
-//! through rustls (no OpenSSL), and the demo ticker server ([`demo`]).
+//! The pieces of `sse-cat` that its tests and the examples use: the demo
+//! ticker server ([`demo`]). The client's connectors live in `sse-proto`
+//! (`sse_proto::client::hyper`, `sse_proto::client::reqwest`).
 
-pub mod connector;
 pub mod demo;

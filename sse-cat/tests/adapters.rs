@@ -275,11 +275,12 @@ async fn demo_server_resumes_a_client_after_each_drop() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}/events", listener.local_addr().expect("address"));
     let demo = serve(listener, demo_config());
-    let connector = sse_cat::connector::HyperConnector::new(url.parse().expect("URL"));
+    let connector = sse_proto::client::hyper::HyperConnector::new(&url).expect("URL");
     let events: Vec<Event> = bounded(
         Client::new(connector, fast_client_config())
             .events()
             .take(12)
+            .map(|e| e.expect("no error"))
             .collect(),
     )
     .await;
@@ -321,7 +322,7 @@ async fn demo_server_says_reset_to_a_client_resuming_from_an_id_its_log_no_longe
     tokio::time::sleep(Duration::from_millis(500)).await;
     tokio::time::resume();
     // Resume from 2: gone from the log.
-    let connector = sse_cat::connector::HyperConnector::new(url.parse().expect("URL"));
+    let connector = sse_proto::client::hyper::HyperConnector::new(&url).expect("URL");
     let client = Client::new(connector, fast_client_config()).with_last_event_id("2");
     let first = bounded(
         client

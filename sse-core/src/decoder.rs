@@ -180,6 +180,10 @@ pub enum Frame {
     /// It is reported when the field is read, not with an event: a `retry`
     /// in a block without data still counts, as the standard says.
     Retry(Duration),
+    /// A comment line: the bytes after its colon (no space removed). Only
+    /// with [`Decoder::comments`]; comments carry no meaning for the
+    /// standard, but keep-alives and gateways' notes are worth seeing.
+    Comment(Bytes),
 }
 
 /// Why the decoder could not hand out an event.
@@ -192,6 +196,9 @@ pub enum DecodeError {
     /// (except `retry`) up to the next blank line, then goes on with the next
     /// event. The last event ID is still updated at that blank line from the
     /// `id` fields read before the limit was reached.
+    ///
+    /// With [`Decoder::comments`], a comment line longer than the limit is
+    /// reported the same way, and only that line is dropped.
     TooLarge {
         /// The limit, in bytes ([`Decoder::max_event_size`]).
         limit: usize,
@@ -269,6 +276,13 @@ struct State {
     offset: u64,
     /// A gathering buffer kept between events, so that its memory is reused.
     spare: BytesMut,
+    /// Hand out comments ([`Decoder::comments`]).
+    comments: bool,
+    /// The comment line being read, when comments are handed out; its size,
+    /// and whether it went over the limit.
+    comment: LineValue,
+    comment_size: usize,
+    comment_over: bool,
 }
 
 /// The decoder's reason to stop the parser.
@@ -355,6 +369,10 @@ impl Decoder {
                 discarding: false,
                 offset: 0,
                 spare: BytesMut::new(),
+                comments: false,
+                comment: LineValue::Empty,
+                comment_size: 0,
+                comment_over: false,
             },
             input: Bytes::new(),
             queued: VecDeque::new(),
@@ -375,6 +393,13 @@ impl Decoder {
     /// never buffered and do not count. See [`DecodeError::TooLarge`].
     pub fn max_event_size(mut self, limit: usize) -> Self {
         self.st.max = limit;
+        self
+    }
+
+    /// Whether to hand out comment lines as [`Frame::Comment`] (default
+    /// `false`). Each is bounded by [`Decoder::max_event_size`] too.
+    pub fn comments(mut self, on: bool) -> Self {
+        self.st.comments = on;
         self
     }
 
@@ -489,7 +514,7 @@ impl Decoder {
     pub fn finish(&mut self) -> bool {
         let mut lost = false;
         while let Some(frame) = self.next_frame() {
-            lost |= !matches!(frame, Ok(Frame::Retry(_)));
+            lost |= matches!(frame, Ok(Frame::Event(_)) | Err(_));
         }
         let st = &mut self.st;
         lost |= st.data_seen && !st.discarding;
@@ -497,6 +522,7 @@ impl Decoder {
         st.clear_block();
         st.id_buf = st.last_event_id.clone();
         st.in_line = false;
+        st.comment = LineValue::Empty;
         st.data_seen = false;
         st.discarding = false;
         st.size = 0;
@@ -741,6 +767,48 @@ impl<'a> Sink<'a> for Collect<'a, '_> {
         ControlFlow::Continue(())
     }
 
+    fn comment(&mut self, part: &'a [u8], last: bool) -> ControlFlow<Out> {
+        let st = &mut *self.st;
+        if !st.comments {
+            return ControlFlow::Continue(());
+        }
+        let first = !st.in_line;
+        st.in_line = !last;
+        if first {
+            st.comment_size = 0;
+            st.comment_over = false;
+        }
+        if st.comment_over {
+            return ControlFlow::Continue(());
+        }
+        st.comment_size = st.comment_size.saturating_add(part.len());
+        if st.comment_size > st.max {
+            st.comment_over = true;
+            st.comment = LineValue::Empty;
+            let at = offset_in(self.chunk, part).unwrap_or(0) as u64;
+            return ControlFlow::Break(Out::Error(DecodeError::TooLarge {
+                limit: st.max,
+                offset: st.offset + at,
+            }));
+        }
+        if first && last {
+            return ControlFlow::Break(Out::Frame(Frame::Comment(share(self.chunk, part))));
+        }
+        match &mut st.comment {
+            LineValue::Gathered(buf) if !first => buf.put_slice(part),
+            value => *value = LineValue::Gathered(BytesMut::from(part)),
+        }
+        if !last {
+            return ControlFlow::Continue(());
+        }
+        match core::mem::take(&mut st.comment) {
+            LineValue::Gathered(buf) => {
+                ControlFlow::Break(Out::Frame(Frame::Comment(buf.freeze())))
+            }
+            _ => ControlFlow::Continue(()),
+        }
+    }
+
     fn dispatch(&mut self) -> ControlFlow<Out> {
         let st = &mut *self.st;
         // Step 1: the last event ID string takes the buffer's value, even
@@ -792,6 +860,43 @@ mod tests {
         assert_eq!(e.data(), "hello");
         assert_eq!(e.data_bytes().as_ptr(), input[6..].as_ptr());
         assert_eq!(d.pending_input(), 0);
+    }
+
+    #[test]
+    fn comments_are_frames_when_asked_for_whole_split_or_too_long() {
+        let input: &[u8] = b": one\ndata: x\n:\n: two parts\n\n";
+        let want = [
+            Ok(Frame::Comment(Bytes::from_static(b" one"))),
+            Ok(Frame::Comment(Bytes::new())),
+            Ok(Frame::Comment(Bytes::from_static(b" two parts"))),
+            ev("message", "x", ""),
+        ];
+        for cut in 0..=input.len() {
+            let mut d = Decoder::new().comments(true);
+            let mut out: Vec<_> = d.frames(Bytes::copy_from_slice(&input[..cut])).collect();
+            out.extend(d.frames(Bytes::copy_from_slice(&input[cut..])));
+            assert_eq!(out, want, "cut at {cut}");
+        }
+        // Off by default.
+        let (out, _) = decode_chunks(&[input]);
+        assert_eq!(out, [ev("message", "x", "")]);
+        // A comment over the limit is reported once and dropped; the event
+        // around it is not.
+        let mut d = Decoder::new().comments(true).max_event_size(4);
+        let out: Vec<_> = d
+            .frames(Bytes::from_static(b"data: x\n: too long\n: ok\n\n"))
+            .collect();
+        assert_eq!(
+            out,
+            [
+                Err(DecodeError::TooLarge {
+                    limit: 4,
+                    offset: 9
+                }),
+                Ok(Frame::Comment(Bytes::from_static(b" ok"))),
+                ev("message", "x", ""),
+            ]
+        );
     }
 
     #[test]

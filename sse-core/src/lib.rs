@@ -218,6 +218,8 @@ extern crate alloc;
 extern crate std;
 
 mod encoder;
+#[cfg(feature = "alloc")]
+mod http_date;
 mod parser;
 
 pub use encoder::{encode, encoded_len, EncodeError, EventRef, Line, KEEP_ALIVE};

@@ -10,59 +10,83 @@
 //!
 //! # The table
 //!
-//! Each row is tested (`session::tests`, named after the row).
+//! Each row is tested (`session::tests`, named after the row). "Transient"
+//! statuses are 429, 502, 503 and 504.
 //!
 //! | state | input or time | action(s) | next state |
 //! | --- | --- | --- | --- |
 //! | new | `poll` | `Connect` (attempt 1, with `Last-Event-ID` if any) | connecting |
-//! | connecting | `Response` 200, `text/event-stream` (any case, parameters allowed) | `Opened` | open |
+//! | connecting | `Response` 200, `text/event-stream` (any case, parameters allowed), no content coding | `Opened` | open |
 //! | connecting | `Response` 204 | `Stop(NoContent)` | stopped |
 //! | connecting | `Response` 200, other or no content type | `Stop(ContentType)` | stopped |
+//! | connecting | `Response` 200, a `Content-Encoding` other than `identity` | `Stop(ContentEncoding)` | stopped |
+//! | connecting | `Response` transient status | `Disconnected(Status)` | waiting `max(backoff, Retry-After)` |
 //! | connecting | `Response` other status | `Stop(Status(code))` | stopped |
-//! | connecting | `Response` 5xx or 429, with [`Config::retry_server_errors`] | `Disconnected(Status)` | waiting `max(backoff, Retry-After)` |
-//! | connecting | `Response` 200, other content type, with [`Config::retry_server_errors`] | `Disconnected(ContentType)` | waiting (backoff) |
+//! | connecting | `Response` other 5xx, or 200 with another content type, with [`Config::retry_server_errors`] | `Disconnected(Status)` or `Disconnected(ContentType)` | waiting |
 //! | connecting or open | `Error` (network) | `Disconnected(Network)` | waiting (backoff) |
+//! | connecting or open | `Fatal` | `Stop(Fatal)` | stopped |
 //! | open | `Body` | `Event`s in order, one per `poll` (decoded as polled, not queued); a `retry` field changes the reconnection time | open |
 //! | open | `End` | the events of the bytes received before it, then `Disconnected(Ended)` (a partial event is dropped) | waiting (backoff) |
 //! | open | no bytes for [`Config::idle_timeout`] | `Disconnected(Idle)`: drop the connection | waiting (backoff) |
-//! | connecting | no response for [`Config::idle_timeout`] after the attempt | `Disconnected(Idle)`: drop the request | waiting (backoff) |
+//! | connecting | no response for [`Config::connect_timeout`] after the attempt | `Disconnected(ConnectTimeout)`: drop the request | waiting (backoff) |
+//! | connecting or open | [`Session::reconnect`] | `Disconnected(Requested)`, no delay | waiting |
 //! | waiting | `poll` before the deadline | `Wait(deadline)` | waiting |
-//! | waiting | `poll` at the deadline | `Connect` (next attempt) | connecting |
+//! | waiting | `poll` at the deadline, or [`Session::reconnect`] | `Connect` (next attempt) | connecting |
 //! | waiting | `poll` at the deadline, [`Config::max_attempts`] reached | `Stop(MaxAttempts)` | stopped |
 //! | any | [`Session::close`] | `Stop(Closed)` | stopped |
 //! | stopped | anything | `Stop(reason)` again (sticky) | stopped |
-//! | open or connecting, nothing to report | `poll` | `Wait(idle deadline)` or `Wait(None)` | unchanged |
+//! | open or connecting, nothing to report | `poll` | `Wait(timeout deadline)` or `Wait(None)` | unchanged |
 //!
 //! # Policies and their defaults
 //!
+//! Each default is chosen so that a fleet of clients survives a server's
+//! restart, a deploy's 502s and a hostile server; each can be changed on
+//! [`Config`].
+//!
 //! - **Reconnection time**: the server's last valid `retry`, else
 //!   [`Config::initial_retry`] (3 s), never below [`Config::min_retry`]
-//!   (500 ms), so `retry: 0` cannot make a tight reconnect loop.
-//! - **Backoff**: the first reconnect after a healthy connection (one that
-//!   opened and received bytes) waits exactly the reconnection time. Each
-//!   further consecutive failure doubles a window above it, up to
-//!   [`Config::max_backoff`] (60 s): the delay is the reconnection time plus
-//!   a uniformly random part of the window ("full jitter"). The cap never
-//!   shortens the server's own `retry`.
-//! - **Server errors**: by default, as the standard says, any status but
-//!   200 (and 204, which means "stop") and any content type but
-//!   `text/event-stream` fail the connection for good. With
-//!   [`Config::retry_server_errors`], 5xx and 429 are retried, waiting at
-//!   least `Retry-After` (seconds form), and so is a 200 with another content
-//!   type (typically a proxy's or load balancer's error page); 4xx still stop.
+//!   (500 ms), so `retry: 0` cannot make a tight reconnect loop, and never
+//!   above [`Config::max_retry`] (10 min), so `retry: 18446744073709551615`
+//!   cannot park a client for ages.
+//! - **Backoff with jitter**: every reconnect waits the reconnection time
+//!   plus a uniformly random part of a window, from the first reconnect on:
+//!   the window is half the reconnection time after a healthy connection
+//!   (one that opened and received bytes), and doubles with each further
+//!   consecutive failure, up to [`Config::max_backoff`] (60 s). So after a
+//!   server restart a fleet spreads its reconnects over the window instead
+//!   of arriving at the same instant. [`Config::jitter`] turns the random
+//!   part off: the delay is then the reconnection time, doubled with each
+//!   consecutive failure, up to [`Config::max_backoff`] above it.
+//! - **Randomness**: each session draws its own seed from the process's
+//!   randomness (with feature `std`; without it, set [`Config::seed`], or
+//!   every session jitters alike). [`Config::seed`] makes the delays
+//!   repeatable, for tests.
+//! - **Statuses**: the standard stops on any status but 200. By default the
+//!   transient ones, 429, 502, 503 and 504 (what a proxy answers during a
+//!   deploy), are retried with backoff, waiting at least `Retry-After` (in
+//!   seconds or as an HTTP-date, capped by [`Config::max_retry`]; with
+//!   jitter, plus a random part of up to half of it, so that a fleet told
+//!   to come back in a minute does not come back in the same second).
+//!   [`Config::retry_transient`] turns that off; [`Config::retry_server_errors`]
+//!   also retries every other 5xx and a 200 with another content type
+//!   (typically a proxy's error page). Other statuses stop, 204 ("do not
+//!   reconnect") among them.
+//! - **Timeouts**: a request whose response head has not come after
+//!   [`Config::connect_timeout`] (30 s) is dropped and retried; an open
+//!   connection that sends no bytes, not even a keep-alive comment, for
+//!   [`Config::idle_timeout`] (5 min: long enough for a model thinking in
+//!   silence, short enough to notice a dead connection) is too.
 //! - **Attempts**: unlimited by default, like a browser;
 //!   [`Config::max_attempts`] stops after that many attempts without a
 //!   healthy connection.
-//! - **Idle timeout**: off by default; with [`Config::idle_timeout`], a
-//!   connection that sends no bytes (not even a keep-alive comment) for that
-//!   long is treated as dead.
 //! - **`Last-Event-ID`**: the last event ID (also from `id`-only blocks) is
 //!   sent when it is not empty. It is sent as its UTF-8 text, with invalid
 //!   sequences replaced by U+FFFD (as a browser does). An ID that holds a
-//!   control character cannot be a header value: it is not sent at all
-//!   ([`Connect::last_event_id`] is `None`), never sent in part, never a
-//!   header injection.
-//! - **Randomness**: from [`Config::seed`], so runs are repeatable.
+//!   control character cannot be a header value, and one longer than
+//!   [`Config::max_id_header`] (4 KiB) would make servers answer 431: such an
+//!   ID is not sent at all ([`Connect::last_event_id`] is `None`), never sent
+//!   in part, never a header injection. The client then starts the stream
+//!   afresh, as a browser would after an ID reset.
 
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -72,7 +96,7 @@ use bytes::Bytes;
 use crate::decoder::{DecodeError, Decoder, Event, Frame};
 
 /// How a [`Session`] reconnects. See the [module docs](self) for the
-/// policies.
+/// policies and why each default is what it is.
 ///
 /// Start from [`Config::default`] and change what you need with the
 /// setters, each named after the setting:
@@ -87,17 +111,26 @@ use crate::decoder::{DecodeError, Decoder, Event, Frame};
 ///     .retry_server_errors(true);
 /// # let _ = config;
 /// ```
+///
+/// Any value is safe: durations up to [`Duration::MAX`] saturate instead
+/// of overflowing, and no setting makes the session panic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "a config does nothing until a session is made with it"]
 pub struct Config {
     initial_retry: Duration,
     min_retry: Duration,
+    max_retry: Duration,
     max_backoff: Duration,
+    jitter: bool,
+    seed: Option<u64>,
     max_attempts: Option<u32>,
+    connect_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
+    retry_transient: bool,
     retry_server_errors: bool,
     max_event_size: usize,
-    seed: u64,
+    max_id_header: usize,
+    comments: bool,
 }
 
 impl Default for Config {
@@ -105,12 +138,18 @@ impl Default for Config {
         Config {
             initial_retry: Duration::from_secs(3),
             min_retry: Duration::from_millis(500),
+            max_retry: Duration::from_secs(600),
             max_backoff: Duration::from_secs(60),
+            jitter: true,
+            seed: None,
             max_attempts: None,
-            idle_timeout: None,
+            connect_timeout: Some(Duration::from_secs(30)),
+            idle_timeout: Some(Duration::from_secs(300)),
+            retry_transient: true,
             retry_server_errors: false,
             max_event_size: crate::decoder::DEFAULT_MAX_EVENT_SIZE,
-            seed: 0x5EED_5EED_5EED_5EED,
+            max_id_header: 4096,
+            comments: false,
         }
     }
 }
@@ -129,9 +168,33 @@ impl Config {
         self
     }
 
-    /// The cap of the backoff window (default 60 s).
+    /// The most the server's `retry` and `Retry-After` are honoured
+    /// (default 10 min), so that a server cannot park a client for ages.
+    pub fn max_retry(mut self, delay: Duration) -> Self {
+        self.max_retry = delay;
+        self
+    }
+
+    /// The cap of the backoff window above the reconnection time (default
+    /// 60 s).
     pub fn max_backoff(mut self, delay: Duration) -> Self {
         self.max_backoff = delay;
+        self
+    }
+
+    /// Whether a random part of the backoff window is added to each delay
+    /// (default `true`). Without it every client that lost the same server
+    /// reconnects at the same instant.
+    pub fn jitter(mut self, on: bool) -> Self {
+        self.jitter = on;
+        self
+    }
+
+    /// Seeds the jitter, to make the delays repeatable (by default each
+    /// session draws a seed of its own with feature `std`, and uses a fixed
+    /// one without it).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
         self
     }
 
@@ -142,14 +205,28 @@ impl Config {
         self
     }
 
-    /// Treat a connection that sends no bytes for this long as dead; `None`
-    /// (the default) never does.
+    /// Drop and retry a request whose response head has not come after this
+    /// long (default 30 s); `None` waits for ever.
+    pub fn connect_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.connect_timeout = timeout.into();
+        self
+    }
+
+    /// Treat an open connection that sends no bytes for this long as dead
+    /// (default 5 min); `None` never does.
     pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.idle_timeout = timeout.into();
         self
     }
 
-    /// Retry 5xx and 429 responses, and 200 responses that are not
+    /// Retry the transient statuses 429, 502, 503 and 504 with backoff
+    /// (default `true`), waiting at least their `Retry-After`.
+    pub fn retry_transient(mut self, retry: bool) -> Self {
+        self.retry_transient = retry;
+        self
+    }
+
+    /// Also retry every other 5xx, and 200 responses that are not
     /// `text/event-stream`, instead of stopping (default `false`).
     pub fn retry_server_errors(mut self, retry: bool) -> Self {
         self.retry_server_errors = retry;
@@ -165,10 +242,117 @@ impl Config {
         self
     }
 
-    /// Seeds the jitter, to make the delays repeatable.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+    /// The longest last event ID sent as `Last-Event-ID` (default 4096
+    /// bytes); a longer one is not sent.
+    pub fn max_id_header(mut self, len: usize) -> Self {
+        self.max_id_header = len;
         self
+    }
+
+    /// Hand out comment lines as [`Action::Comment`] (default `false`):
+    /// keep-alives, and what proxies and gateways write to say they are
+    /// alive.
+    pub fn comments(mut self, on: bool) -> Self {
+        self.comments = on;
+        self
+    }
+}
+
+/// A response head, as the session needs it: the status and the headers
+/// that decide what happens next.
+///
+/// Build it with [`Head::new`] and the setters, or with
+/// [`Head::from_headers`] from any header map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Head<'a> {
+    /// The status code.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: Option<&'a [u8]>,
+    /// `Content-Encoding` of the body bytes the caller hands over: leave it
+    /// out when the HTTP stack decoded the body.
+    pub content_encoding: Option<&'a [u8]>,
+    /// `Retry-After`: delay-seconds or an HTTP-date.
+    pub retry_after: Option<&'a [u8]>,
+    /// `Date`: the server's clock, against which an HTTP-date `Retry-After`
+    /// is read.
+    pub date: Option<&'a [u8]>,
+    /// The caller's wall clock at the response, in seconds since the Unix
+    /// epoch: used for an HTTP-date `Retry-After` when there is no `Date`.
+    pub unix_time: Option<u64>,
+}
+
+impl<'a> Head<'a> {
+    /// The head of a response with this status and no headers.
+    pub fn new(status: u16) -> Self {
+        Head {
+            status,
+            content_type: None,
+            content_encoding: None,
+            retry_after: None,
+            date: None,
+            unix_time: None,
+        }
+    }
+
+    /// The head of a response with this status, reading the headers the
+    /// session needs with `header` (given lower-case names).
+    pub fn from_headers(status: u16, header: impl Fn(&str) -> Option<&'a [u8]>) -> Self {
+        Head {
+            status,
+            content_type: header("content-type"),
+            content_encoding: header("content-encoding"),
+            retry_after: header("retry-after"),
+            date: header("date"),
+            unix_time: None,
+        }
+    }
+
+    /// Sets `Content-Type`.
+    pub fn content_type(mut self, value: &'a [u8]) -> Self {
+        self.content_type = Some(value);
+        self
+    }
+
+    /// Sets `Content-Encoding`.
+    pub fn content_encoding(mut self, value: &'a [u8]) -> Self {
+        self.content_encoding = Some(value);
+        self
+    }
+
+    /// Sets `Retry-After`.
+    pub fn retry_after(mut self, value: &'a [u8]) -> Self {
+        self.retry_after = Some(value);
+        self
+    }
+
+    /// Sets `Date`.
+    pub fn date(mut self, value: &'a [u8]) -> Self {
+        self.date = Some(value);
+        self
+    }
+
+    /// Sets the caller's wall clock, in seconds since the Unix epoch.
+    pub fn unix_time(mut self, secs: u64) -> Self {
+        self.unix_time = Some(secs);
+        self
+    }
+
+    /// `Retry-After` as a delay: its seconds, or its HTTP-date less the
+    /// server's `Date` (or the caller's clock). `None` when absent or
+    /// unreadable; zero when the date is past.
+    fn retry_after_delay(&self) -> Option<Duration> {
+        let value = self.retry_after?.trim_ascii();
+        if let Some(secs) = delta_seconds(value) {
+            return Some(secs);
+        }
+        let at = crate::http_date::parse(value)?;
+        let now = match self.date.and_then(crate::http_date::parse) {
+            Some(date) => date,
+            None => self.unix_time?,
+        };
+        Some(Duration::from_secs(at.saturating_sub(now)))
     }
 }
 
@@ -176,20 +360,17 @@ impl Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input<'a> {
     /// The response head arrived.
-    Response {
-        /// The status code.
-        status: u16,
-        /// The `Content-Type` header's value, if any.
-        content_type: Option<&'a [u8]>,
-        /// The `Retry-After` header's value, if any.
-        retry_after: Option<&'a [u8]>,
-    },
+    Response(Head<'a>),
     /// Body bytes arrived.
     Body(Bytes),
     /// The body ended.
     End,
-    /// The request or the connection failed (DNS, TCP, TLS, a reset...).
+    /// The request or the connection failed in a way worth retrying (DNS,
+    /// a refused connection, TLS, a reset...).
     Error,
+    /// The request cannot succeed as it is made: an invalid URL, an
+    /// unsupported scheme, a redirect loop. The session stops.
+    Fatal,
 }
 
 /// What the caller should do next, from [`Session::poll`].
@@ -203,6 +384,8 @@ pub enum Action {
     Opened,
     /// Deliver this event.
     Event(Event),
+    /// A comment line (without its colon), with [`Config::comments`].
+    Comment(Bytes),
     /// An event was too large and was skipped; the stream goes on.
     Skipped(DecodeError),
     /// The connection is over: drop it if still open. A new attempt follows
@@ -253,13 +436,18 @@ pub enum Disconnect {
     Ended,
     /// The connection failed.
     Network,
-    /// No bytes for the idle timeout.
+    /// No response head for [`Config::connect_timeout`].
+    ConnectTimeout,
+    /// No bytes for [`Config::idle_timeout`].
     Idle,
-    /// A 5xx or 429 response, retried by [`Config::retry_server_errors`].
+    /// A retried status: transient, or any 5xx with
+    /// [`Config::retry_server_errors`].
     Status(u16),
     /// A 200 response that is not `text/event-stream`, retried by
     /// [`Config::retry_server_errors`].
     ContentType,
+    /// [`Session::reconnect`] was called.
+    Requested,
 }
 
 /// Why the session stopped for good.
@@ -272,10 +460,23 @@ pub enum StopReason {
     Status(u16),
     /// A 200 response whose content type is not `text/event-stream`.
     ContentType,
+    /// A 200 response whose body is compressed (`Content-Encoding` other
+    /// than `identity`): read as it is, it would be garbage.
+    ContentEncoding,
     /// [`Config::max_attempts`] attempts without a healthy connection.
     MaxAttempts,
+    /// The caller said the request cannot succeed ([`Input::Fatal`]).
+    Fatal,
     /// [`Session::close`] was called.
     Closed,
+}
+
+impl StopReason {
+    /// Whether the stop is the server's or the caller's wish rather than a
+    /// failure: 204, or [`Session::close`].
+    pub fn is_normal(self) -> bool {
+        matches!(self, StopReason::NoContent | StopReason::Closed)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,14 +506,14 @@ enum State {
 /// ```
 /// use core::time::Duration;
 /// use bytes::Bytes;
-/// use sse_proto::session::{Action, Config, Disconnect, Input, Session};
+/// use sse_proto::session::{Action, Config, Disconnect, Head, Input, Session};
 ///
-/// let mut session = Session::new(Config::default());
+/// let mut session = Session::new(Config::default().jitter(false));
 /// let t0 = Duration::ZERO;
 /// let Action::Connect(connect) = session.poll(t0) else { panic!() };
 /// assert_eq!(connect.last_event_id, None);
 ///
-/// session.handle(t0, Input::Response { status: 200, content_type: Some(b"text/event-stream"), retry_after: None });
+/// session.handle(t0, Input::Response(Head::new(200).content_type(b"text/event-stream")));
 /// assert_eq!(session.poll(t0), Action::Opened);
 /// session.handle(t0, Input::Body(Bytes::from("retry: 1000\nid: 7\ndata: hi\n\n")));
 /// let Action::Event(event) = session.poll(t0) else { panic!() };
@@ -343,17 +544,20 @@ pub struct Session {
     attempts: u32,
     /// The open connection has received bytes.
     healthy: bool,
-    /// When the open connection last received bytes.
+    /// When the request was made, or the open connection last received
+    /// bytes.
     last_activity: Duration,
-    rng: u64,
+    rng: SplitMix64,
 }
 
 impl Session {
     /// A session that will connect on the first [`Session::poll`].
     pub fn new(config: Config) -> Self {
-        let decoder = Decoder::new().max_event_size(config.max_event_size);
+        let decoder = Decoder::new()
+            .max_event_size(config.max_event_size)
+            .comments(config.comments);
         Session {
-            rng: config.seed | 1,
+            rng: SplitMix64::new(config.seed.unwrap_or_else(entropy)),
             config,
             state: State::New,
             decoder,
@@ -367,8 +571,10 @@ impl Session {
     /// Starts from a last event ID, as a client that resumes a stream it
     /// read before.
     pub fn with_last_event_id(mut self, id: impl Into<Bytes>) -> Self {
-        let max = self.config.max_event_size;
-        self.decoder = Decoder::new().max_event_size(max).with_last_event_id(id);
+        self.decoder = Decoder::new()
+            .max_event_size(self.config.max_event_size)
+            .comments(self.config.comments)
+            .with_last_event_id(id);
         self
     }
 
@@ -378,10 +584,11 @@ impl Session {
     }
 
     /// The reconnection time now in force: the server's `retry` or the
-    /// initial one, raised to the floor.
+    /// initial one, raised to [`Config::min_retry`] and capped by
+    /// [`Config::max_retry`].
     pub fn reconnection_time(&self) -> Duration {
         let retry = self.decoder.retry().unwrap_or(self.config.initial_retry);
-        retry.max(self.config.min_retry)
+        retry.min(self.config.max_retry).max(self.config.min_retry)
     }
 
     /// Whether the session has stopped for good.
@@ -400,6 +607,26 @@ impl Session {
         }
     }
 
+    /// Asks for a new connection now, at time `now`: an open one (or a
+    /// request under way) ends with [`Disconnect::Requested`] and the next
+    /// attempt follows at once, as does a wait for a reconnect. For when the
+    /// caller knows better than the session, such as after refreshing a
+    /// token. The events already received are handed out first.
+    pub fn reconnect(&mut self, now: Duration) {
+        match self.state {
+            State::Connecting | State::Open => {
+                self.owe_opened = false;
+                self.state = State::Ending {
+                    reason: Disconnect::Requested,
+                    at_least: Duration::ZERO,
+                    since: now,
+                };
+            }
+            State::Waiting(_) => self.state = State::Waiting(now),
+            State::New | State::Ending { .. } | State::Stopped(_) => {}
+        }
+    }
+
     /// Tells the session what happened at time `now`.
     ///
     /// Inputs that do not fit the state (body bytes while not connected, a
@@ -407,14 +634,11 @@ impl Session {
     /// connection the session has already given up.
     pub fn handle(&mut self, now: Duration, input: Input<'_>) {
         match (self.state, input) {
-            (
-                State::Connecting,
-                Input::Response {
-                    status,
-                    content_type,
-                    retry_after,
-                },
-            ) => self.response(now, status, content_type, retry_after),
+            (State::Connecting, Input::Response(head)) => self.response(now, &head),
+            (State::Connecting | State::Open, Input::Fatal) => {
+                self.owe_opened = false;
+                self.stop(StopReason::Fatal);
+            }
             // A body that ends before its head is a failed request.
             (State::Connecting | State::Open, Input::Error) | (State::Connecting, Input::End) => {
                 self.end(now, Disconnect::Network, Duration::ZERO);
@@ -436,6 +660,7 @@ impl Session {
             while let Some(frame) = self.decoder.next_frame() {
                 match frame {
                     Ok(Frame::Event(event)) => return Action::Event(event),
+                    Ok(Frame::Comment(text)) => return Action::Comment(text),
                     Err(e) => return Action::Skipped(e),
                     // The decoder keeps `retry`; `reconnection_time` reads it.
                     Ok(_) => {}
@@ -458,10 +683,14 @@ impl Session {
                 }
                 _ => self.connect(now),
             },
-            // No response head, or no body bytes, for the idle timeout.
-            State::Open | State::Connecting => match self.idle_deadline() {
+            State::Open | State::Connecting => match self.timeout_deadline() {
                 Some(deadline) if now >= deadline => {
-                    self.disconnect(now, Disconnect::Idle, Duration::ZERO)
+                    let reason = if self.state == State::Open {
+                        Disconnect::Idle
+                    } else {
+                        Disconnect::ConnectTimeout
+                    };
+                    self.disconnect(now, reason, Duration::ZERO)
                 }
                 deadline => Action::Wait(deadline),
             },
@@ -469,7 +698,7 @@ impl Session {
     }
 
     /// When the session next needs a [`Session::poll`] without any input:
-    /// the reconnect time, or the idle deadline. `Some(Duration::ZERO)`
+    /// the reconnect time, or the timeout deadline. `Some(Duration::ZERO)`
     /// means "poll now": an action is ready (or may be, when body bytes are
     /// still undecoded). `None` when only an input can move it on.
     #[must_use]
@@ -479,52 +708,64 @@ impl Session {
         }
         match self.state {
             State::Waiting(deadline) => Some(deadline),
-            State::Open | State::Connecting => self.idle_deadline(),
+            State::Open | State::Connecting => self.timeout_deadline(),
             State::New | State::Ending { .. } => Some(Duration::ZERO),
             State::Stopped(_) => None,
         }
     }
 
-    fn idle_deadline(&self) -> Option<Duration> {
-        let idle = self.config.idle_timeout?;
-        Some(self.last_activity.saturating_add(idle))
+    /// The connect timeout's deadline while connecting, the idle timeout's
+    /// while open.
+    fn timeout_deadline(&self) -> Option<Duration> {
+        let timeout = match self.state {
+            State::Connecting => self.config.connect_timeout,
+            _ => self.config.idle_timeout,
+        }?;
+        Some(self.last_activity.saturating_add(timeout))
     }
 
     fn connect(&mut self, now: Duration) -> Action {
         self.attempts = self.attempts.saturating_add(1);
         self.state = State::Connecting;
         self.healthy = false;
-        // The idle timeout counts from the attempt, not from the last bytes
-        // of the previous connection.
+        // The timeouts count from the attempt, not from the last bytes of
+        // the previous connection.
         self.last_activity = now;
         Action::Connect(Connect {
             attempt: self.attempts,
-            last_event_id: header_value(self.decoder.last_event_id_bytes()),
+            last_event_id: header_value(
+                self.decoder.last_event_id_bytes(),
+                self.config.max_id_header,
+            ),
         })
     }
 
-    fn response(
-        &mut self,
-        now: Duration,
-        status: u16,
-        content_type: Option<&[u8]>,
-        retry_after: Option<&[u8]>,
-    ) {
+    fn response(&mut self, now: Duration, head: &Head<'_>) {
         self.last_activity = now;
+        let status = head.status;
+        let transient = matches!(status, 429 | 502..=504) && self.config.retry_transient;
+        let server_error = matches!(status, 500..=599) && self.config.retry_server_errors;
         match status {
-            200 if content_type.is_some_and(is_event_stream) => {
+            200 if !head.content_type.is_some_and(is_event_stream) => {
+                if self.config.retry_server_errors {
+                    self.end(now, Disconnect::ContentType, Duration::ZERO);
+                } else {
+                    self.stop(StopReason::ContentType);
+                }
+            }
+            200 if head.content_encoding.is_some_and(|e| !is_identity(e)) => {
+                self.stop(StopReason::ContentEncoding);
+            }
+            200 => {
                 self.state = State::Open;
                 self.owe_opened = true;
             }
-            200 if self.config.retry_server_errors => {
-                self.end(now, Disconnect::ContentType, Duration::ZERO);
-            }
-            200 => self.stop(StopReason::ContentType),
             204 => self.stop(StopReason::NoContent),
-            429 | 500..=599 if self.config.retry_server_errors => {
-                let at_least = retry_after
-                    .and_then(delta_seconds)
-                    .unwrap_or(Duration::ZERO);
+            _ if transient || server_error => {
+                let at_least = head
+                    .retry_after_delay()
+                    .unwrap_or(Duration::ZERO)
+                    .min(self.config.max_retry);
                 self.end(now, Disconnect::Status(status), at_least);
             }
             _ => self.stop(StopReason::Status(status)),
@@ -564,37 +805,86 @@ impl Session {
         // An event whose blank line never came is dropped, as the standard
         // says; the last event ID and `retry` carry over.
         let _ = self.decoder.finish();
-        let retry_in = self.backoff().max(at_least);
+        let retry_in = if reason == Disconnect::Requested {
+            Duration::ZERO
+        } else {
+            self.backoff(at_least)
+        };
         self.state = State::Waiting(since.saturating_add(retry_in));
         Action::Disconnected { reason, retry_in }
     }
 
-    /// The delay before the next attempt; see the module docs.
-    fn backoff(&mut self) -> Duration {
+    /// The delay before the next attempt: the reconnection time (or
+    /// `at_least`, if longer) plus a random part of the backoff window; see
+    /// the module docs.
+    fn backoff(&mut self, at_least: Duration) -> Duration {
         let base = self.reconnection_time();
-        let failures = self.attempts.saturating_sub(1);
-        if failures == 0 {
-            return base;
+        // Consecutive failures before this one: 0 after a healthy connection.
+        let failures = self.attempts.saturating_sub(1).min(31);
+        let max_backoff = self.config.max_backoff;
+        if !self.config.jitter {
+            let delay = base
+                .saturating_mul(1 << failures)
+                .min(base.saturating_add(max_backoff));
+            return delay.max(at_least);
         }
-        let window_top = base
-            .saturating_mul(1u32.checked_shl(failures.min(31)).unwrap_or(u32::MAX))
-            .min(self.config.max_backoff);
-        if window_top <= base {
-            return base;
+        let window = (base / 2).saturating_mul(1 << failures).min(max_backoff);
+        let delay = base.saturating_add(self.random_up_to(window));
+        if delay >= at_least {
+            return delay;
         }
-        let span = u64::try_from((window_top - base).as_millis()).unwrap_or(u64::MAX);
-        let jitter = self.next_random() % span.saturating_add(1);
-        base.saturating_add(Duration::from_millis(jitter))
+        // A server's `Retry-After`: spread the fleet over half of it again.
+        let spread = (at_least / 2).min(max_backoff);
+        at_least.saturating_add(self.random_up_to(spread))
     }
 
-    /// xorshift64*: enough for jitter, and repeatable from the seed.
-    fn next_random(&mut self) -> u64 {
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    /// A uniformly random delay from zero to `top`, in whole milliseconds.
+    fn random_up_to(&mut self, top: Duration) -> Duration {
+        let top_ms = u64::try_from(top.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(self.rng.below(top_ms.saturating_add(1)))
+    }
+}
+
+/// SplitMix64 (Steele, Lea and Flood): a 64-bit state stepped by a constant
+/// and mixed. Every seed, however alike (2 and 3), starts a sequence of its
+/// own; enough for jitter, and repeatable from the seed.
+#[derive(Debug, Clone)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number below `n` (`n` > 0), by the multiply-shift method (Lemire):
+    /// no division, and a bias below 2^-64 relative, nothing for jitter.
+    fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
+    }
+}
+
+/// A seed of this session's own. With `std`: the process's random SipHash
+/// keys (different in every process, and for every call in a process), so
+/// that no two clients of a fleet share a sequence. Without it: a fixed one.
+fn entropy() -> u64 {
+    #[cfg(feature = "std")]
+    {
+        use core::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(0x5EED);
+        hasher.finish()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        0x5EED_5EED_5EED_5EED
     }
 }
 
@@ -611,8 +901,17 @@ fn is_event_stream(content_type: &[u8]) -> bool {
         .eq_ignore_ascii_case(b"text/event-stream")
 }
 
-/// `Retry-After` in its delay-seconds form; the HTTP-date form needs a wall
-/// clock the session does not have, and is ignored.
+/// Whether a `Content-Encoding` value leaves the body as it is: empty, or
+/// only `identity` codings.
+fn is_identity(content_encoding: &[u8]) -> bool {
+    content_encoding
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case(b"identity"))
+}
+
+/// `Retry-After` in its delay-seconds form (a number too large for `u64`
+/// saturates; the session caps it anyway).
 fn delta_seconds(value: &[u8]) -> Option<Duration> {
     let value = value.trim_ascii();
     if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
@@ -627,9 +926,9 @@ fn delta_seconds(value: &[u8]) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
-/// The `Last-Event-ID` value for a last event ID: `None` when it is empty
-/// or cannot be a header value.
-fn header_value(id: &[u8]) -> Option<Bytes> {
+/// The `Last-Event-ID` value for a last event ID: `None` when it is empty,
+/// longer than `max` bytes, or cannot be a header value.
+fn header_value(id: &[u8], max: usize) -> Option<Bytes> {
     if id.is_empty() {
         return None;
     }
@@ -643,7 +942,7 @@ fn header_value(id: &[u8]) -> Option<Bytes> {
     // Control characters (CR, LF, NUL among them) cannot be in a header
     // value; tab can.
     let sendable = id.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7F));
-    sendable.then_some(id)
+    (sendable && id.len() <= max).then_some(id)
 }
 
 #[cfg(test)]
@@ -661,20 +960,21 @@ mod tests {
         Duration::from_millis(m)
     }
 
+    /// The table's config: no jitter and no timeouts, so that every delay
+    /// is exact. The defaults have tests of their own.
+    fn cfg() -> Config {
+        Config::default()
+            .jitter(false)
+            .connect_timeout(None)
+            .idle_timeout(None)
+    }
+
     fn ok() -> Input<'static> {
-        Input::Response {
-            status: 200,
-            content_type: Some(b"text/event-stream"),
-            retry_after: None,
-        }
+        status(200)
     }
 
     fn status(code: u16) -> Input<'static> {
-        Input::Response {
-            status: code,
-            content_type: Some(b"text/event-stream"),
-            retry_after: None,
-        }
+        Input::Response(Head::new(code).content_type(b"text/event-stream"))
     }
 
     fn body(s: &'static str) -> Input<'static> {
@@ -713,7 +1013,7 @@ mod tests {
 
     #[test]
     fn new_polls_connect_with_headers() {
-        let mut s = Session::new(Config::default());
+        let mut s = Session::new(cfg());
         let Action::Connect(c) = s.poll(T0) else {
             panic!()
         };
@@ -737,15 +1037,15 @@ mod tests {
             b"Text/Event-Stream; charset=utf-8",
             b" text/event-stream ;x=y",
         ] {
-            let mut s = Session::new(Config::default());
+            let mut s = Session::new(cfg());
             let _ = s.poll(T0);
             s.handle(
                 T0,
-                Input::Response {
-                    status: 200,
+                Input::Response(Head {
                     content_type: Some(ct),
                     retry_after: None,
-                },
+                    ..Head::new(200)
+                }),
             );
             assert_eq!(s.poll(T0), Action::Opened, "{ct:?}");
         }
@@ -753,7 +1053,7 @@ mod tests {
 
     #[test]
     fn connecting_204_stops() {
-        let mut s = Session::new(Config::default());
+        let mut s = Session::new(cfg());
         let _ = s.poll(T0);
         s.handle(T0, status(204));
         assert_eq!(s.poll(T0), Action::Stop(StopReason::NoContent));
@@ -762,15 +1062,15 @@ mod tests {
     #[test]
     fn connecting_200_wrong_or_no_content_type_stops() {
         for ct in [Some(&b"text/plain"[..]), Some(b"text/event-streams"), None] {
-            let mut s = Session::new(Config::default());
+            let mut s = Session::new(cfg());
             let _ = s.poll(T0);
             s.handle(
                 T0,
-                Input::Response {
-                    status: 200,
+                Input::Response(Head {
                     content_type: ct,
                     retry_after: None,
-                },
+                    ..Head::new(200)
+                }),
             );
             assert_eq!(s.poll(T0), Action::Stop(StopReason::ContentType), "{ct:?}");
         }
@@ -778,8 +1078,8 @@ mod tests {
 
     #[test]
     fn connecting_other_status_stops_by_default() {
-        for code in [301, 404, 429, 500, 503] {
-            let mut s = Session::new(Config::default());
+        for code in [201, 301, 304, 400, 401, 404, 431, 500, 501, 505] {
+            let mut s = Session::new(cfg());
             let _ = s.poll(T0);
             s.handle(T0, status(code));
             assert_eq!(s.poll(T0), Action::Stop(StopReason::Status(code)));
@@ -787,17 +1087,140 @@ mod tests {
     }
 
     #[test]
+    fn connecting_transient_status_is_retried_by_default_with_backoff() {
+        for code in [429, 502, 503, 504] {
+            let mut s = Session::new(cfg());
+            let _ = s.poll(T0);
+            s.handle(T0, status(code));
+            assert_eq!(
+                s.poll(T0),
+                Action::Disconnected {
+                    reason: Disconnect::Status(code),
+                    retry_in: secs(3)
+                },
+                "{code}"
+            );
+            // The next failure backs off.
+            assert!(matches!(s.poll(secs(3)), Action::Connect(_)));
+            s.handle(secs(3), status(code));
+            assert_eq!(
+                s.poll(secs(3)),
+                Action::Disconnected {
+                    reason: Disconnect::Status(code),
+                    retry_in: secs(6)
+                },
+                "{code}"
+            );
+        }
+        // Unless turned off: then they stop, as the standard says.
+        let mut s = Session::new(cfg().retry_transient(false));
+        let _ = s.poll(T0);
+        s.handle(T0, status(503));
+        assert_eq!(s.poll(T0), Action::Stop(StopReason::Status(503)));
+    }
+
+    #[test]
+    fn connecting_transient_status_waits_its_retry_after_in_seconds_or_as_a_date_capped() {
+        let retried = |head: Head<'_>| {
+            let mut s = Session::new(cfg());
+            let _ = s.poll(T0);
+            s.handle(T0, Input::Response(head));
+            match s.poll(T0) {
+                Action::Disconnected { retry_in, .. } => retry_in,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(retried(Head::new(503).retry_after(b" 120 ")), secs(120));
+        // A date, against the server's Date header.
+        let date = b"Sun, 29 Nov 2026 01:27:26 GMT";
+        let later = b"Sun, 29 Nov 2026 01:28:36 GMT";
+        assert_eq!(
+            retried(Head::new(429).retry_after(later).date(date)),
+            secs(70)
+        );
+        // Against the caller's clock when there is no Date.
+        assert_eq!(
+            retried(Head::new(503).retry_after(later).unix_time(1_795_915_646)),
+            secs(70)
+        );
+        // A date in the past, or no clock to read it against: the backoff.
+        assert_eq!(
+            retried(Head::new(503).retry_after(date).date(later)),
+            secs(3)
+        );
+        assert_eq!(retried(Head::new(503).retry_after(later)), secs(3));
+        // Huge values are capped, never an overflow.
+        assert_eq!(
+            retried(Head::new(503).retry_after(b"99999999999999999999")),
+            Duration::from_secs(600)
+        );
+        let far = b"Fri, 31 Dec 9999 23:59:59 GMT";
+        assert_eq!(
+            retried(Head::new(503).retry_after(far).unix_time(0)),
+            Duration::from_secs(600)
+        );
+        let mut s = Session::new(cfg().max_retry(secs(30)));
+        let _ = s.poll(T0);
+        s.handle(T0, Input::Response(Head::new(503).retry_after(b"120")));
+        assert_eq!(
+            s.poll(T0),
+            Action::Disconnected {
+                reason: Disconnect::Status(503),
+                retry_in: secs(30)
+            }
+        );
+    }
+
+    #[test]
+    fn connecting_200_compressed_body_stops() {
+        for (coding, opens) in [
+            (&b"gzip"[..], false),
+            (b"br", false),
+            (b"identity, gzip", false),
+            (b"identity", true),
+            (b" Identity ", true),
+            (b"", true),
+        ] {
+            let mut s = Session::new(cfg());
+            let _ = s.poll(T0);
+            let head = Head::new(200)
+                .content_type(b"text/event-stream")
+                .content_encoding(coding);
+            s.handle(T0, Input::Response(head));
+            let want = if opens {
+                Action::Opened
+            } else {
+                Action::Stop(StopReason::ContentEncoding)
+            };
+            assert_eq!(s.poll(T0), want, "{:?}", core::str::from_utf8(coding));
+        }
+    }
+
+    #[test]
+    fn connecting_or_open_fatal_stops() {
+        let mut s = Session::new(cfg());
+        let _ = s.poll(T0);
+        s.handle(T0, Input::Fatal);
+        assert_eq!(s.poll(T0), Action::Stop(StopReason::Fatal));
+        let mut s = open(cfg());
+        s.handle(T0, Input::Fatal);
+        assert_eq!(s.poll(T0), Action::Stop(StopReason::Fatal));
+        assert!(!StopReason::Fatal.is_normal());
+        assert!(StopReason::NoContent.is_normal() && StopReason::Closed.is_normal());
+    }
+
+    #[test]
     fn connecting_5xx_or_429_retried_by_policy_honours_retry_after() {
-        let config = Config::default().retry_server_errors(true);
+        let config = cfg().retry_server_errors(true);
         let mut s = Session::new(config.clone());
         let _ = s.poll(T0);
         s.handle(
             T0,
-            Input::Response {
-                status: 503,
+            Input::Response(Head {
                 content_type: None,
                 retry_after: Some(b"10"),
-            },
+                ..Head::new(503)
+            }),
         );
         assert_eq!(
             s.poll(T0),
@@ -814,11 +1237,11 @@ mod tests {
         // Without Retry-After (or with a date), the backoff decides; 404 still stops.
         s.handle(
             secs(10),
-            Input::Response {
-                status: 429,
+            Input::Response(Head {
                 content_type: None,
                 retry_after: Some(b"Wed, 21 Oct 2015 07:28:00 GMT"),
-            },
+                ..Head::new(429)
+            }),
         );
         let Action::Disconnected {
             reason: Disconnect::Status(429),
@@ -836,15 +1259,15 @@ mod tests {
 
     #[test]
     fn connecting_200_wrong_content_type_retried_by_policy() {
-        let mut s = Session::new(Config::default().retry_server_errors(true));
+        let mut s = Session::new(cfg().retry_server_errors(true));
         let _ = s.poll(T0);
         s.handle(
             T0,
-            Input::Response {
-                status: 200,
+            Input::Response(Head {
                 content_type: Some(b"text/html"),
                 retry_after: None,
-            },
+                ..Head::new(200)
+            }),
         );
         assert_eq!(
             s.poll(T0),
@@ -858,7 +1281,7 @@ mod tests {
 
     #[test]
     fn network_error_while_connecting_or_open_reconnects() {
-        let mut s = Session::new(Config::default());
+        let mut s = Session::new(cfg());
         let _ = s.poll(T0);
         s.handle(T0, Input::Error);
         assert_eq!(
@@ -868,7 +1291,7 @@ mod tests {
                 retry_in: secs(3)
             }
         );
-        let mut s = open(Config::default());
+        let mut s = open(cfg());
         s.handle(T0, body("data: x\n\n"));
         s.handle(T0, Input::Error);
         assert_eq!(
@@ -886,7 +1309,7 @@ mod tests {
 
     #[test]
     fn open_body_gives_events_in_order_and_retry_changes_the_delay() {
-        let mut s = open(Config::default());
+        let mut s = open(cfg());
         s.handle(T0, body("id: 1\ndata: a\n\nretry: 1500\ndata: b\n"));
         s.handle(T0, body("\n"));
         assert_eq!(
@@ -898,7 +1321,7 @@ mod tests {
 
     #[test]
     fn open_end_reconnects_dropping_a_partial_event_keeping_the_id() {
-        let mut s = open(Config::default());
+        let mut s = open(cfg());
         s.handle(T0, body("id: 5\ndata: whole\n\nid: 6\ndata: partial\n"));
         s.handle(T0, Input::End);
         assert_eq!(
@@ -927,7 +1350,7 @@ mod tests {
 
     #[test]
     fn open_idle_timeout_disconnects_and_keep_alives_keep_it_open() {
-        let mut s = open(Config::default().idle_timeout(secs(10)));
+        let mut s = open(cfg().idle_timeout(secs(10)));
         assert_eq!(s.poll(secs(5)), Action::Wait(Some(secs(10))));
         s.handle(secs(8), body(":\n"));
         assert_eq!(s.poll(secs(12)), Action::Wait(Some(secs(18))));
@@ -943,19 +1366,19 @@ mod tests {
     }
 
     #[test]
-    fn connecting_idle_timeout_counts_from_the_attempt() {
-        let mut s = open(Config::default().idle_timeout(secs(10)));
+    fn connecting_timeout_counts_from_the_attempt() {
+        let mut s = open(cfg().connect_timeout(secs(10)).idle_timeout(secs(100)));
         s.handle(secs(1), body("data: x\n\n"));
         s.handle(secs(2), Input::End);
         let _ = drain(&mut s, secs(2));
         // Reconnecting at 20 s, long after the last bytes at 1 s: the new
-        // attempt gets its own 10 s.
+        // attempt gets its own 10 s, the connect timeout (not the idle one).
         assert!(matches!(s.poll(secs(20)), Action::Connect(_)));
         assert_eq!(s.poll(secs(25)), Action::Wait(Some(secs(30))));
         assert_eq!(
             s.poll(secs(30)),
             Action::Disconnected {
-                reason: Disconnect::Idle,
+                reason: Disconnect::ConnectTimeout,
                 retry_in: secs(3)
             }
         );
@@ -963,8 +1386,48 @@ mod tests {
     }
 
     #[test]
+    fn connecting_or_open_reconnect_disconnects_at_once_and_waiting_connects_now() {
+        // Open, with an event received: it comes first.
+        let mut s = open(cfg());
+        s.handle(secs(1), body("id: 4\ndata: x\n\n"));
+        s.reconnect(secs(2));
+        assert_eq!(s.poll(secs(2)), event("x", "4"));
+        assert_eq!(
+            s.poll(secs(2)),
+            Action::Disconnected {
+                reason: Disconnect::Requested,
+                retry_in: Duration::ZERO
+            }
+        );
+        let Action::Connect(c) = s.poll(secs(2)) else {
+            panic!()
+        };
+        assert_eq!(c.last_event_id.as_deref(), Some(&b"4"[..]));
+        // Connecting: the request is dropped.
+        s.reconnect(secs(3));
+        assert!(matches!(
+            s.poll(secs(3)),
+            Action::Disconnected {
+                reason: Disconnect::Requested,
+                ..
+            }
+        ));
+        assert!(matches!(s.poll(secs(3)), Action::Connect(_)));
+        // Waiting: the wait is cut short.
+        s.handle(secs(4), Input::Error);
+        let _ = s.poll(secs(4));
+        assert!(matches!(s.poll(secs(4)), Action::Wait(Some(_))));
+        s.reconnect(secs(5));
+        assert!(matches!(s.poll(secs(5)), Action::Connect(_)));
+        // Stopped: nothing.
+        s.close();
+        s.reconnect(secs(6));
+        assert_eq!(s.poll(secs(6)), Action::Stop(StopReason::Closed));
+    }
+
+    #[test]
     fn waiting_polls_wait_until_the_deadline_then_connect() {
-        let mut s = open(Config::default());
+        let mut s = open(cfg());
         s.handle(T0, Input::End);
         let _ = s.poll(T0);
         assert_eq!(s.poll(secs(1)), Action::Wait(Some(secs(3))));
@@ -974,7 +1437,7 @@ mod tests {
 
     #[test]
     fn waiting_max_attempts_is_honoured() {
-        let mut s = Session::new(Config::default().max_attempts(3));
+        let mut s = Session::new(cfg().max_attempts(3));
         let mut now = T0;
         let mut connects = 0;
         for _ in 0..10 {
@@ -997,7 +1460,7 @@ mod tests {
 
     #[test]
     fn any_close_stops_and_stopped_is_sticky() {
-        let mut s = open(Config::default());
+        let mut s = open(cfg());
         s.handle(T0, body("data: x\n\n"));
         s.close();
         assert_eq!(s.poll(T0), Action::Stop(StopReason::Closed));
@@ -1006,7 +1469,7 @@ mod tests {
         assert_eq!(s.poll(secs(100)), Action::Stop(StopReason::Closed));
         assert_eq!(s.poll_timeout(), None);
         // A stop for another reason stays that reason.
-        let mut s = Session::new(Config::default());
+        let mut s = Session::new(cfg());
         let _ = s.poll(T0);
         s.handle(T0, status(204));
         s.close();
@@ -1015,7 +1478,7 @@ mod tests {
 
     #[test]
     fn retry_zero_is_raised_to_the_floor() {
-        let mut s = open(Config::default());
+        let mut s = open(cfg());
         s.handle(T0, body("retry: 0\n\n"));
         s.handle(T0, Input::End);
         assert_eq!(
@@ -1028,8 +1491,29 @@ mod tests {
     }
 
     #[test]
+    fn backoff_doubles_without_jitter_up_to_the_cap_above_the_retry() {
+        let mut s = Session::new(cfg().max_backoff(secs(20)));
+        let mut now = T0;
+        let mut delays = vec![];
+        for _ in 0..6 {
+            assert!(matches!(s.poll(now), Action::Connect(_)));
+            s.handle(now, Input::Error);
+            let Action::Disconnected { retry_in, .. } = s.poll(now) else {
+                panic!()
+            };
+            delays.push(retry_in.as_secs());
+            now += retry_in;
+        }
+        assert_eq!(delays, [3, 6, 12, 23, 23, 23]);
+    }
+
+    #[test]
     fn backoff_grows_with_jitter_up_to_the_cap_and_resets_after_health() {
-        let config = Config::default().max_backoff(secs(20));
+        let config = Config::default()
+            .connect_timeout(None)
+            .idle_timeout(None)
+            .max_backoff(secs(20))
+            .seed(7);
         let mut s = Session::new(config.clone());
         let mut now = T0;
         let mut delays = vec![];
@@ -1044,20 +1528,17 @@ mod tests {
             delays.push(retry_in);
             now += retry_in;
         }
-        assert_eq!(
-            delays[0],
-            secs(3),
-            "first failure waits the reconnection time"
-        );
-        for (n, d) in delays.iter().enumerate().skip(1) {
-            let top = secs(3).saturating_mul(1 << n).min(secs(20));
+        // The window above the 3 s reconnection time: 1.5 s on the first
+        // failure, doubling, capped at 20 s.
+        for (n, d) in delays.iter().enumerate() {
+            let window = ms(1500).saturating_mul(1 << n).min(secs(20));
             assert!(
-                *d >= secs(3) && *d <= top.max(secs(3)),
-                "attempt {n}: {d:?}"
+                *d >= secs(3) && *d <= secs(3) + window,
+                "failure {n}: {d:?}"
             );
         }
         assert!(
-            delays[1..].iter().any(|d| *d != delays[1]),
+            delays.iter().any(|d| *d != delays[0]),
             "jitter varies: {delays:?}"
         );
         // The same seed gives the same delays.
@@ -1084,14 +1565,15 @@ mod tests {
         s.handle(now, body(": hi\n"));
         s.handle(now, Input::End);
         let actions = drain(&mut s, now);
-        assert_eq!(
-            actions[1],
-            Action::Disconnected {
-                reason: Disconnect::Ended,
-                retry_in: secs(3)
-            }
-        );
-        let Action::Connect(c) = s.poll(now + secs(3)) else {
+        let Action::Disconnected {
+            reason: Disconnect::Ended,
+            retry_in,
+        } = actions[1]
+        else {
+            panic!("{actions:?}")
+        };
+        assert!(retry_in >= secs(3) && retry_in <= ms(4500), "{retry_in:?}");
+        let Action::Connect(c) = s.poll(now + retry_in) else {
             panic!()
         };
         assert_eq!(c.attempt, 1);
@@ -1099,7 +1581,7 @@ mod tests {
 
     #[test]
     fn last_event_id_from_id_only_blocks_and_seeds() {
-        let mut s = open(Config::default());
+        let mut s = open(cfg());
         s.handle(T0, body("id: 42\n\n"));
         s.handle(T0, Input::End);
         let _ = drain(&mut s, T0);
@@ -1109,7 +1591,7 @@ mod tests {
         assert_eq!(c.last_event_id.as_deref(), Some(&b"42"[..]));
         assert!(c.headers().any(|h| h == ("last-event-id", &b"42"[..])));
 
-        let mut s = Session::new(Config::default()).with_last_event_id("seed");
+        let mut s = Session::new(cfg()).with_last_event_id("seed");
         let Action::Connect(c) = s.poll(T0) else {
             panic!()
         };
@@ -1118,17 +1600,17 @@ mod tests {
 
     #[test]
     fn unsendable_ids_are_not_sent_and_invalid_utf8_is_replaced() {
-        assert_eq!(header_value(b"a\x01b"), None);
-        assert_eq!(header_value(b"a\x7F"), None);
-        assert_eq!(header_value(b""), None);
-        assert_eq!(header_value(b"a\tb").as_deref(), Some(&b"a\tb"[..]));
+        assert_eq!(header_value(b"a\x01b", 4096), None);
+        assert_eq!(header_value(b"a\x7F", 4096), None);
+        assert_eq!(header_value(b"", 4096), None);
+        assert_eq!(header_value(b"a\tb", 4096).as_deref(), Some(&b"a\tb"[..]));
         assert_eq!(
-            header_value(b"\xFF").as_deref(),
+            header_value(b"\xFF", 4096).as_deref(),
             Some("\u{FFFD}".as_bytes())
         );
         // Through the session: an id with a control character is kept (the
         // standard says so) but not sent.
-        let mut s = open(Config::default());
+        let mut s = open(cfg());
         s.handle(T0, body("id: x\x1by\ndata: d\n\n"));
         s.handle(T0, Input::End);
         let _ = drain(&mut s, T0);
@@ -1141,7 +1623,7 @@ mod tests {
 
     #[test]
     fn oversized_events_are_reported_and_skipped() {
-        let mut s = open(Config::default().max_event_size(4));
+        let mut s = open(cfg().max_event_size(4));
         s.handle(T0, body("data: too long\n\ndata: ok\n\n"));
         let actions = drain(&mut s, T0);
         assert!(
@@ -1156,14 +1638,10 @@ mod tests {
 
     #[test]
     fn poll_timeout_is_zero_while_an_action_is_ready() {
-        let mut s = Session::new(Config::default().idle_timeout(secs(10)));
+        let mut s = Session::new(cfg().idle_timeout(secs(10)).connect_timeout(secs(10)));
         assert_eq!(s.poll_timeout(), Some(Duration::ZERO), "new: connect now");
         let _ = s.poll(T0);
-        assert_eq!(
-            s.poll_timeout(),
-            Some(secs(10)),
-            "connecting: idle deadline"
-        );
+        assert_eq!(s.poll_timeout(), Some(secs(10)), "connecting: its deadline");
         s.handle(secs(1), ok());
         assert_eq!(s.poll_timeout(), Some(Duration::ZERO), "Opened is owed");
         assert_eq!(s.poll(secs(1)), Action::Opened);
@@ -1188,7 +1666,7 @@ mod tests {
 
     #[test]
     fn a_chunk_of_many_events_is_decoded_one_poll_at_a_time() {
-        let mut s = open(Config::default());
+        let mut s = open(cfg());
         let chunk = "data:\n\n".repeat(64 * 1024 / 7);
         let len = chunk.len();
         s.handle(T0, Input::Body(Bytes::from(chunk)));
@@ -1214,7 +1692,7 @@ mod tests {
 
     #[test]
     fn many_retry_fields_in_one_chunk_need_one_poll() {
-        let mut s = open(Config::default());
+        let mut s = open(cfg());
         s.handle(
             T0,
             Input::Body(Bytes::from("retry: 1000\n".repeat(100_000))),
@@ -1224,8 +1702,167 @@ mod tests {
     }
 
     #[test]
+    fn default_clients_do_not_reconnect_in_lockstep() {
+        // 100 clients with the default config lose the same server at the
+        // same instant, as after a restart.
+        let mut delays = vec![];
+        for _ in 0..100 {
+            let mut s = open(Config::default());
+            s.handle(T0, body("data: x\n\n"));
+            s.handle(T0, Input::End);
+            let actions = drain(&mut s, T0);
+            let Action::Disconnected { retry_in, .. } = actions[1] else {
+                panic!("{actions:?}")
+            };
+            assert!(retry_in >= secs(3) && retry_in <= ms(4500), "{retry_in:?}");
+            delays.push(retry_in);
+        }
+        delays.sort();
+        delays.dedup();
+        // Uniform over 1,501 ms: about 3 repeats are expected; 80 distinct
+        // instants is far below what any entropy gives, far above lockstep.
+        assert!(delays.len() > 80, "{} distinct delays", delays.len());
+    }
+
+    #[test]
+    fn alike_seeds_give_different_sequences() {
+        let draws = |seed| {
+            let mut rng = SplitMix64::new(seed);
+            [rng.next(), rng.next(), rng.next()]
+        };
+        assert_ne!(draws(2), draws(3));
+        assert_ne!(draws(0), draws(1));
+        assert_eq!(draws(2), draws(2));
+        let mut rng = SplitMix64::new(9);
+        for n in [1, 2, 7, 1000, u64::MAX] {
+            for _ in 0..100 {
+                assert!(rng.below(n) < n);
+            }
+        }
+        // Every value of a small range comes up.
+        let mut seen = [false; 5];
+        for _ in 0..200 {
+            seen[rng.below(5) as usize] = true;
+        }
+        assert_eq!(seen, [true; 5]);
+    }
+
+    #[test]
+    fn the_defaults_are_the_documented_ones() {
+        let d = Config::default();
+        assert_eq!(d.initial_retry, secs(3));
+        assert_eq!(d.min_retry, ms(500));
+        assert_eq!(d.max_retry, secs(600));
+        assert_eq!(d.max_backoff, secs(60));
+        assert!(d.jitter && d.retry_transient && !d.retry_server_errors && !d.comments);
+        assert_eq!(d.seed, None);
+        assert_eq!(d.max_attempts, None);
+        assert_eq!(d.connect_timeout, Some(secs(30)));
+        assert_eq!(d.idle_timeout, Some(secs(300)));
+        assert_eq!(d.max_id_header, 4096);
+        assert_eq!(d.max_event_size, crate::DEFAULT_MAX_EVENT_SIZE);
+    }
+
+    #[test]
+    fn a_huge_server_retry_is_capped() {
+        let mut s = open(cfg());
+        s.handle(T0, body("retry: 18446744073709551615\n\n"));
+        s.handle(T0, Input::End);
+        assert_eq!(
+            drain(&mut s, T0)[0],
+            Action::Disconnected {
+                reason: Disconnect::Ended,
+                retry_in: secs(600)
+            }
+        );
+        assert_eq!(s.reconnection_time(), secs(600));
+    }
+
+    #[test]
+    fn no_config_and_no_input_overflows_time() {
+        let max = Duration::MAX;
+        let configs = [
+            Config::default()
+                .initial_retry(max)
+                .min_retry(max)
+                .max_retry(max)
+                .max_backoff(max)
+                .connect_timeout(max)
+                .idle_timeout(max),
+            Config::default().max_retry(max).max_backoff(max).seed(1),
+            cfg().max_retry(max).max_backoff(max),
+        ];
+        for config in configs {
+            let mut s = Session::new(config);
+            let mut now = T0;
+            for round in 0..40u64 {
+                match s.poll(now) {
+                    Action::Connect(_) => match round % 4 {
+                        0 => s.handle(now, Input::Error),
+                        1 => s.handle(
+                            now,
+                            Input::Response(Head::new(503).retry_after(b"99999999999999999999")),
+                        ),
+                        _ => {
+                            s.handle(now, ok());
+                            s.handle(now, body("retry: 18446744073709551615\n\n"));
+                            s.handle(now, Input::End);
+                        }
+                    },
+                    Action::Wait(Some(t)) => now = t,
+                    Action::Stop(r) => panic!("{r:?}"),
+                    _ => {}
+                }
+            }
+            let _ = s.poll_timeout();
+        }
+    }
+
+    #[test]
+    fn an_id_too_long_for_a_header_is_not_sent() {
+        let long = "x".repeat(5000);
+        let mut s = open(cfg());
+        s.handle(
+            T0,
+            Input::Body(Bytes::from(alloc::format!("id: {long}\ndata: d\n\n"))),
+        );
+        s.handle(T0, Input::End);
+        let _ = drain(&mut s, T0);
+        let Action::Connect(c) = s.poll(secs(3)) else {
+            panic!()
+        };
+        assert_eq!(c.last_event_id, None);
+        assert_eq!(s.last_event_id(), long.as_str());
+        // The limit is a setting; at it the id is sent.
+        let mut s = Session::new(cfg().max_id_header(5000)).with_last_event_id(long.clone());
+        let Action::Connect(c) = s.poll(T0) else {
+            panic!()
+        };
+        assert_eq!(c.last_event_id.as_deref(), Some(long.as_bytes()));
+    }
+
+    #[test]
+    fn open_comments_are_actions_when_asked_for() {
+        let mut s = open(cfg().comments(true));
+        s.handle(T0, body(": keep-alive\ndata: x\n\n:\n"));
+        assert_eq!(
+            drain(&mut s, T0),
+            [
+                Action::Comment(Bytes::from_static(b" keep-alive")),
+                event("x", ""),
+                Action::Comment(Bytes::new()),
+                Action::Wait(None)
+            ]
+        );
+        // Off by default.
+        let mut s = open(cfg());
+        s.handle(T0, body(": keep-alive\ndata: x\n\n"));
+        assert_eq!(drain(&mut s, T0), [event("x", ""), Action::Wait(None)]);
+    }
+
+    #[test]
     fn stray_inputs_are_ignored() {
-        let mut s = Session::new(Config::default());
+        let mut s = Session::new(cfg());
         s.handle(T0, body("data: x\n\n"));
         s.handle(T0, Input::End);
         assert!(matches!(s.poll(T0), Action::Connect(_)));

@@ -1,5 +1,5 @@
 //! End to end: Redis, instances of the service, and this project's
-//! reconnecting client (`sse_proto::client::Client` over `sse-cat`'s hyper
+//! reconnecting client (`sse_proto::client::Client` over its hyper
 //! connector), all on 127.0.0.1.
 //!
 //! Needs `redis-server` (Debian's `redis-server`), or a server named by
@@ -18,10 +18,10 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use redis_fanout::local::LocalRedis;
 use redis_fanout::{serve, Config, EntryId, Fanout, Mode, ServerConfig, RESET_EVENT};
-use sse_cat::connector::HyperConnector;
 use sse_proto::adapter::body::EndAfter;
-use sse_proto::client::{Client, Connector, Response, Update};
-use sse_proto::session::{Config as SessionConfig, Connect};
+use sse_proto::client::hyper::HyperConnector;
+use sse_proto::client::{Client, Connector, Error as ClientError, Request, Response, Update};
+use sse_proto::session::Config as SessionConfig;
 
 /// The longest any test may take.
 const BOUND: Duration = Duration::from_secs(60);
@@ -102,7 +102,7 @@ impl Failover {
         let current = Arc::new(AtomicUsize::new(0));
         let instances = urls
             .iter()
-            .map(|u| HyperConnector::new(format!("{u}/events").parse().expect("a URI")))
+            .map(|u| HyperConnector::new(&format!("{u}/events")).expect("a URL"))
             .collect();
         (
             Failover {
@@ -116,9 +116,8 @@ impl Failover {
 
 impl Connector for Failover {
     type Body = <HyperConnector as Connector>::Body;
-    type Error = <HyperConnector as Connector>::Error;
 
-    async fn connect(&self, request: &Connect) -> Result<Response<Self::Body>, Self::Error> {
+    async fn connect(&self, request: &Request) -> Result<Response<Self::Body>, ClientError> {
         let n = self.instances.len();
         let start = self.current.load(Ordering::SeqCst);
         let mut last_error = None;
@@ -256,7 +255,7 @@ async fn failover(test: &str, extra: &[&str], n: usize, kill_at: usize) -> Seen 
                     let received = seen.events.last().map(|(id, _)| id.clone());
                     seen.resumes.push((last_event_id, received));
                 }
-                Update::Stopped(reason) => panic!("the client stopped: {reason:?}"),
+                Update::Stopped { reason, .. } => panic!("the client stopped: {reason:?}"),
                 _ => {}
             }
         }
@@ -357,7 +356,7 @@ async fn in_process(redis: &LocalRedis, config: Config, server: ServerConfig) ->
 
 /// The first `n` events of one client of `url` that starts from `last_id`.
 async fn first_events(url: &str, last_id: Option<&str>, n: usize) -> Vec<(String, String, String)> {
-    let connector = HyperConnector::new(format!("{url}/events").parse().expect("a URI"));
+    let connector = HyperConnector::new(&format!("{url}/events")).expect("a URL");
     let mut client = Client::new(connector, session_config());
     if let Some(id) = last_id {
         client = client.with_last_event_id(Bytes::copy_from_slice(id.as_bytes()));
@@ -366,6 +365,7 @@ async fn first_events(url: &str, last_id: Option<&str>, n: usize) -> Vec<(String
         .events()
         .take(n)
         .map(|e| {
+            let e = e.expect("the client does not stop");
             (
                 e.event_type().into_owned(),
                 e.last_event_id().into_owned(),
@@ -479,7 +479,7 @@ async fn a_client_that_lags_behind_the_live_feed_loses_nothing() {
         ..Config::new(&stream)
     };
     let (fanout, url) = in_process(&redis, config, ServerConfig::default()).await;
-    let connector = HyperConnector::new(format!("{url}/events").parse().expect("a URI"));
+    let connector = HyperConnector::new(&format!("{url}/events")).expect("a URL");
     let events = Client::new(connector, session_config())
         .with_last_event_id("0-0")
         .events();
@@ -506,6 +506,7 @@ async fn a_client_that_lags_behind_the_live_feed_loses_nothing() {
     let read = events
         .take(n)
         .then(|e| async move {
+            let e = e.expect("the client does not stop");
             // Slow: two milliseconds an event.
             tokio::time::sleep(Duration::from_millis(2)).await;
             (e.last_event_id().into_owned(), e.data().into_owned())
@@ -542,7 +543,7 @@ async fn auto_mode_streams_up_to_the_limit_and_polls_beyond_it() {
         fanout.publish(None, &format!("e{i}")).await.expect("XADD");
     }
     // The first client takes the one streaming place and keeps it.
-    let first = HyperConnector::new(format!("{url}/events").parse().expect("URI"));
+    let first = HyperConnector::new(&format!("{url}/events")).expect("a URL");
     let first = Client::new(first, session_config())
         .with_last_event_id("0-0")
         .updates();
@@ -556,7 +557,7 @@ async fn auto_mode_streams_up_to_the_limit_and_polls_beyond_it() {
     };
     tokio::time::timeout(BOUND, opened).await.expect("opened");
     // The second polls: its responses end after two events each.
-    let second = HyperConnector::new(format!("{url}/events").parse().expect("URI"));
+    let second = HyperConnector::new(&format!("{url}/events")).expect("a URL");
     let second = Client::new(second, session_config())
         .with_last_event_id("0-0")
         .updates();
@@ -567,7 +568,7 @@ async fn auto_mode_streams_up_to_the_limit_and_polls_beyond_it() {
             match second.next().await {
                 Some(Update::Event(_)) => events += 1,
                 Some(Update::Disconnected { .. }) => ends += 1,
-                Some(Update::Stopped(r)) => panic!("stopped: {r:?}"),
+                Some(Update::Stopped { reason, .. }) => panic!("stopped: {reason:?}"),
                 _ => {}
             }
         }

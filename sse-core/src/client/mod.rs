@@ -1,0 +1,825 @@
+//! A reconnecting client for any HTTP stack (feature `client`), with ready
+//! connectors over reqwest (feature `reqwest`) and hyper (feature `hyper`).
+//!
+//! [`Client`] drives a [`Session`] with real time (tokio's clock) and real
+//! requests, made by a [`Connector`]: the ready ones, or a few lines over any
+//! stack that gives a status, headers and a stream of body bytes. The result
+//! is a [`Stream`] of events ([`Client::events`]), or of [`Update`]s that
+//! also report the connection's ups and downs ([`Client::updates`]).
+//!
+//! All the protocol logic (what to resend, when to reconnect, when to stop)
+//! is the session's; this module only waits and moves bytes. The policies
+//! and their defaults, chosen to survive production, are in the
+//! [`session`](crate::session) docs.
+//!
+//! # Example
+//!
+//! With feature `reqwest` (or `hyper`), a complete program:
+//!
+//! ```no_run
+//! # #[cfg(any(feature = "reqwest", feature = "hyper"))]
+//! # mod example {
+//! use futures_util::StreamExt;
+//! use sse_proto::client::Client;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), sse_proto::client::Error> {
+//!     let mut events = Client::get("http://127.0.0.1:8080/events")?.events();
+//!     while let Some(event) = events.next().await {
+//!         let event = event?;
+//!         println!("{}: {}", event.event_type(), event.data());
+//!     }
+//!     Ok(())
+//! }
+//! # }
+//! ```
+//!
+//! A POST with a JSON body, as LLM APIs take, re-sent on every attempt:
+//!
+//! ```no_run
+//! # #[cfg(any(feature = "reqwest", feature = "hyper"))]
+//! # async fn example() -> Result<(), sse_proto::client::Error> {
+//! use sse_proto::client::{Client, Method};
+//!
+//! let events = Client::get("https://api.example.com/v1/chat")?
+//!     .method(Method::POST)
+//!     .header("authorization", "Bearer TOKEN")?
+//!     .header("content-type", "application/json")?
+//!     .body(r#"{"stream": true}"#)
+//!     .events();
+//! # let _ = events;
+//! # Ok(()) }
+//! ```
+//!
+//! # A connector of your own
+//!
+//! ```
+//! use bytes::Bytes;
+//! use futures_util::{stream, StreamExt};
+//! use sse_proto::client::{Client, Connector, Error, Request, Response, Update};
+//! use sse_proto::session::{Config, StopReason};
+//!
+//! /// A connector that serves one canned stream, then says 204 (stop).
+//! struct Canned;
+//!
+//! impl Connector for Canned {
+//!     type Body = stream::Iter<std::vec::IntoIter<Result<Bytes, Error>>>;
+//!     async fn connect(&self, request: &Request) -> Result<Response<Self::Body>, Error> {
+//!         let resumed = request.headers.contains_key("last-event-id");
+//!         let (status, body) = if resumed { (204, vec![]) } else { (200, vec![Ok(Bytes::from("id: 1\ndata: hello\n\n"))]) };
+//!         let mut response = Response::new(status, stream::iter(body));
+//!         response.headers.insert("content-type", "text/event-stream".parse().unwrap());
+//!         Ok(response)
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+//! let updates: Vec<Update> = Client::new(Canned, Config::default()).updates().collect().await;
+//! let events: Vec<_> = updates.iter().filter_map(Update::event).collect();
+//! assert_eq!(events.len(), 1);
+//! assert_eq!(events[0].data(), "hello");
+//! assert!(matches!(updates.last(), Some(Update::Stopped { reason: StopReason::NoContent, .. })));
+//! # });
+//! ```
+
+use std::boxed::Box;
+use std::fmt;
+use std::future::Future;
+use std::string::String;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+pub use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::decoder::{DecodeError, Event};
+use crate::session::{Action, Config, Connect, Disconnect, Head, Input, Session, StopReason};
+
+#[cfg(feature = "hyper")]
+pub mod hyper;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
+
+/// The most redirects the ready connectors follow for one attempt.
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
+const MAX_REDIRECTS: usize = 10;
+
+/// The connector [`Client::get`] uses: reqwest's with feature `reqwest`,
+/// else hyper's.
+#[cfg(feature = "reqwest")]
+pub type DefaultConnector = reqwest::ReqwestConnector;
+/// The connector [`Client::get`] uses: reqwest's with feature `reqwest`,
+/// else hyper's.
+#[cfg(all(feature = "hyper", not(feature = "reqwest")))]
+pub type DefaultConnector = hyper::HyperConnector;
+
+/// A request to make, as the client hands it to a [`Connector`]: built
+/// afresh for each attempt.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Request {
+    /// The method (`GET` unless [`Client::method`] said otherwise).
+    pub method: Method,
+    /// The headers: the caller's, then the client's `Accept:
+    /// text/event-stream`, `Cache-Control: no-cache` and `Accept-Encoding:
+    /// identity` where the caller set none of the same name, then
+    /// `Last-Event-ID` when the session has one.
+    pub headers: HeaderMap,
+    /// The body, the same on every attempt (empty for none).
+    pub body: Bytes,
+    /// 1 for the first attempt since the last healthy connection, and so on.
+    pub attempt: u32,
+}
+
+/// A response head and its body, as a [`Connector`] returns it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Response<B> {
+    /// The status code.
+    pub status: u16,
+    /// The headers. The client reads `Content-Type`, `Content-Encoding`,
+    /// `Retry-After` and `Date`; leave out `Content-Encoding` if the stack
+    /// decoded the body.
+    pub headers: HeaderMap,
+    /// The body, as a stream of chunks.
+    pub body: B,
+}
+
+impl<B> Response<B> {
+    /// A response with this status and body, and no headers.
+    pub fn new(status: u16, body: B) -> Self {
+        Response {
+            status,
+            headers: HeaderMap::new(),
+            body,
+        }
+    }
+}
+
+/// Opens requests for a [`Client`]: the one piece that knows the HTTP stack.
+///
+/// `connect` is called once per attempt with the [`Request`] to send.
+/// Following redirects is the connector's job, as it is the HTTP stack's:
+/// the ready ones follow up to 10, re-send `Last-Event-ID` and the caller's
+/// headers (less `Authorization` and `Cookie` to another origin, as browsers
+/// do), turn a 303 (and a 301 or 302 after a POST) into a GET, and report a
+/// loop as a fatal [`Error`]. A connector that does not follow them hands
+/// the 3xx over, and the session stops on it.
+pub trait Connector {
+    /// The body stream.
+    type Body: Stream<Item = Result<Bytes, Error>> + Send + Unpin;
+
+    /// Sends `request` and returns the response head and body. Return a
+    /// fatal error ([`Error::invalid_request`], [`Error::redirect`]) when
+    /// trying again cannot help; any other error is retried.
+    fn connect(
+        &self,
+        request: &Request,
+    ) -> impl Future<Output = Result<Response<Self::Body>, Error>> + Send;
+}
+
+/// What went wrong with a request or a connection.
+///
+/// It keeps the HTTP stack's error as its [`source`](std::error::Error::source)
+/// ("connection refused" under "cannot connect"), and says whether trying
+/// again can help ([`Error::is_fatal`]). [`Error::report`] shows the whole
+/// chain on one line.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// The kinds of [`Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request could not be made or answered: DNS, TCP, TLS, the
+    /// server hung up. Retried.
+    Connect,
+    /// The body failed part way. Retried.
+    Body,
+    /// No response head within the connect timeout. Retried.
+    ConnectTimeout,
+    /// No bytes within the idle timeout. Retried.
+    Idle,
+    /// The server answered this status. Retried when transient.
+    Status(u16),
+    /// A 200 that is not `text/event-stream`.
+    ContentType,
+    /// A compressed body the client did not ask for.
+    ContentEncoding,
+    /// Too many attempts without a healthy connection.
+    MaxAttempts,
+    /// Too many redirects, or a loop. Fatal.
+    Redirect,
+    /// The request cannot be made as it is: a bad URL, an unsupported
+    /// scheme, an invalid header. Fatal.
+    InvalidRequest,
+}
+
+impl Error {
+    /// An error of `kind`, caused by `source`.
+    pub fn new(
+        kind: ErrorKind,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error {
+            kind,
+            source: Some(source.into()),
+        }
+    }
+
+    fn bare(kind: ErrorKind) -> Self {
+        Error { kind, source: None }
+    }
+
+    /// A request that failed ([`ErrorKind::Connect`], retried).
+    pub fn connect(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::new(ErrorKind::Connect, source)
+    }
+
+    /// A body that failed part way ([`ErrorKind::Body`], retried).
+    pub fn body(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::new(ErrorKind::Body, source)
+    }
+
+    /// A request that cannot be made as it is ([`ErrorKind::InvalidRequest`],
+    /// fatal).
+    pub fn invalid_request(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::new(ErrorKind::InvalidRequest, source)
+    }
+
+    /// Too many redirects, or a loop ([`ErrorKind::Redirect`], fatal).
+    pub fn redirect(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::new(ErrorKind::Redirect, source)
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// Whether trying again cannot help: the client stops on such an error.
+    pub fn is_fatal(&self) -> bool {
+        match self.kind {
+            ErrorKind::Connect | ErrorKind::Body | ErrorKind::ConnectTimeout | ErrorKind::Idle => {
+                false
+            }
+            ErrorKind::Status(code) => !matches!(code, 429 | 502..=504),
+            ErrorKind::ContentType
+            | ErrorKind::ContentEncoding
+            | ErrorKind::MaxAttempts
+            | ErrorKind::Redirect
+            | ErrorKind::InvalidRequest => true,
+        }
+    }
+
+    /// The error and its sources on one line: "cannot connect: error
+    /// trying to connect: tcp connect error: Connection refused".
+    pub fn report(&self) -> impl fmt::Display + '_ {
+        struct Report<'e>(&'e Error);
+        impl fmt::Display for Report<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0)?;
+                let mut source = std::error::Error::source(self.0);
+                while let Some(cause) = source {
+                    write!(f, ": {cause}")?;
+                    source = cause.source();
+                }
+                Ok(())
+            }
+        }
+        Report(self)
+    }
+
+    fn from_disconnect(reason: Disconnect) -> Option<Self> {
+        let kind = match reason {
+            Disconnect::ConnectTimeout => ErrorKind::ConnectTimeout,
+            Disconnect::Idle => ErrorKind::Idle,
+            Disconnect::Status(code) => ErrorKind::Status(code),
+            Disconnect::ContentType => ErrorKind::ContentType,
+            _ => return None,
+        };
+        Some(Self::bare(kind))
+    }
+
+    fn from_stop(reason: StopReason) -> Option<Self> {
+        let kind = match reason {
+            StopReason::Status(code) => ErrorKind::Status(code),
+            StopReason::ContentType => ErrorKind::ContentType,
+            StopReason::ContentEncoding => ErrorKind::ContentEncoding,
+            StopReason::MaxAttempts => ErrorKind::MaxAttempts,
+            _ => return None,
+        };
+        Some(Self::bare(kind))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            ErrorKind::Connect => f.write_str("cannot connect"),
+            ErrorKind::Body => f.write_str("the response body failed"),
+            ErrorKind::ConnectTimeout => f.write_str("no response within the connect timeout"),
+            ErrorKind::Idle => f.write_str("no bytes within the idle timeout"),
+            ErrorKind::Status(code) => write!(f, "the server answered {code}"),
+            ErrorKind::ContentType => f.write_str("the response is not text/event-stream"),
+            ErrorKind::ContentEncoding => f.write_str("the response body is compressed"),
+            ErrorKind::MaxAttempts => f.write_str("too many attempts without a healthy connection"),
+            ErrorKind::Redirect => f.write_str("too many redirects"),
+            ErrorKind::InvalidRequest => f.write_str("invalid request"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// What a [`Client`] reports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Update {
+    /// An event.
+    Event(Event),
+    /// A request is about to be made (attempt 1 after a healthy connection,
+    /// ...). It comes before the request, so a server that never answers
+    /// still shows.
+    Connecting {
+        /// The attempt number.
+        attempt: u32,
+        /// The `Last-Event-ID` sent, as text.
+        last_event_id: Option<String>,
+    },
+    /// The stream is open.
+    Opened,
+    /// A comment line, with [`Config::comments`]: keep-alives, and what
+    /// proxies and gateways send.
+    Comment(Bytes),
+    /// The connection ended; the client reconnects after `retry_in`.
+    Disconnected {
+        /// Why.
+        reason: Disconnect,
+        /// The delay before the next attempt.
+        retry_in: Duration,
+        /// What went wrong, when something did (not for a normal end).
+        error: Option<Error>,
+    },
+    /// An event over the size limit was skipped.
+    Skipped(DecodeError),
+    /// The client stopped for good; this is the last update.
+    Stopped {
+        /// Why.
+        reason: StopReason,
+        /// What went wrong, when the stop is a failure (not for 204 or
+        /// [`Handle::close`]).
+        error: Option<Error>,
+    },
+}
+
+impl Update {
+    /// The event, if this is one.
+    pub fn event(&self) -> Option<&Event> {
+        match self {
+            Update::Event(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Asks a running [`Client`] to reconnect now or to close, from any task.
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+/// A command for the client from a [`Handle`], and the wake-up for it.
+#[derive(Debug, Default)]
+struct Shared {
+    command: AtomicU8,
+    notify: Notify,
+}
+
+const NOTHING: u8 = 0;
+const RECONNECT: u8 = 1;
+const CLOSE: u8 = 2;
+
+impl Handle {
+    /// Drops the connection (or the request under way, or the wait) and
+    /// connects again at once, as after a token refresh. The events already
+    /// received are delivered first.
+    pub fn reconnect(&self) {
+        // A close asked for before stays asked for.
+        let _ = self.shared.command.compare_exchange(
+            NOTHING,
+            RECONNECT,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        self.shared.notify.notify_one();
+    }
+
+    /// Stops the client: its stream ends with [`Update::Stopped`] with
+    /// [`StopReason::Closed`].
+    pub fn close(&self) {
+        self.shared.command.store(CLOSE, Ordering::Release);
+        self.shared.notify.notify_one();
+    }
+}
+
+/// Rebuilds a request's headers before each attempt.
+type Hook = Box<dyn FnMut(&mut Request) + Send>;
+
+/// A reconnecting SSE client over a [`Connector`].
+///
+/// It needs a tokio runtime with time enabled (it sleeps between attempts
+/// and for the timeouts).
+#[must_use = "a client does nothing until its updates() or events() are polled"]
+pub struct Client<C: Connector> {
+    connector: C,
+    session: Session,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+    hook: Option<Hook>,
+    shared: Arc<Shared>,
+}
+
+impl<C: Connector> fmt::Debug for Client<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("method", &self.method)
+            .field("headers", &self.headers)
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
+impl Client<DefaultConnector> {
+    /// A client for `url` (`http://` or `https://`) over the ready connector
+    /// (reqwest's with feature `reqwest`, else hyper's), with the default
+    /// [`Config`].
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidRequest`] for a URL that is not an `http` or
+    /// `https` URL.
+    pub fn get(url: &str) -> Result<Self, Error> {
+        Ok(Client::new(DefaultConnector::new(url)?, Config::default()))
+    }
+}
+
+impl<C: Connector> Client<C> {
+    /// A client with the session's [`Config`].
+    pub fn new(connector: C, config: Config) -> Self {
+        Client {
+            connector,
+            session: Session::new(config),
+            method: Method::GET,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            hook: None,
+            shared: Arc::default(),
+        }
+    }
+
+    /// Uses this [`Config`] (the last event ID set so far is kept).
+    pub fn config(mut self, config: Config) -> Self {
+        let id = Bytes::copy_from_slice(self.session.last_event_id().as_bytes());
+        self.session = Session::new(config).with_last_event_id(id);
+        self
+    }
+
+    /// Resumes from a last event ID: sent as `Last-Event-ID` until the
+    /// stream sets another.
+    pub fn with_last_event_id(mut self, id: impl Into<Bytes>) -> Self {
+        self.session = self.session.with_last_event_id(id);
+        self
+    }
+
+    /// Sends requests with this method (default `GET`).
+    pub fn method(mut self, method: Method) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Sends this header with every request, replacing the client's own of
+    /// the same name (`Accept`, say) rather than adding a second one.
+    ///
+    /// A `Last-Event-ID` given here is where the stream resumes from: it is
+    /// sent until the stream sets an id of its own, which then wins.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidRequest`] for a name or value that is not valid
+    /// in HTTP (a line break, say).
+    pub fn header<N, V>(mut self, name: N, value: V) -> Result<Self, Error>
+    where
+        N: TryInto<HeaderName>,
+        N::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        V: TryInto<HeaderValue>,
+        V::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let name = name.try_into().map_err(Error::invalid_request)?;
+        let value = value.try_into().map_err(Error::invalid_request)?;
+        if name == "last-event-id" {
+            return Ok(self.with_last_event_id(Bytes::copy_from_slice(value.as_bytes())));
+        }
+        self.headers.insert(name, value);
+        Ok(self)
+    }
+
+    /// Sends this body with every request (and so on every reconnect).
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Calls `hook` with each request before it is sent, to change its
+    /// headers: a fresh `Authorization` token for each reconnect, say.
+    pub fn on_request(mut self, hook: impl FnMut(&mut Request) + Send + 'static) -> Self {
+        self.hook = Some(Box::new(hook));
+        self
+    }
+
+    /// A handle to make the running client reconnect now or close, from any
+    /// task.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// The stream of updates. It ends after [`Update::Stopped`]; dropping it
+    /// drops the connection. (Boxed, so that it is `Unpin` and has a name.)
+    pub fn updates(self) -> BoxStream<'static, Update>
+    where
+        C: Send + 'static,
+    {
+        let driver = Driver {
+            connector: self.connector,
+            session: self.session,
+            method: self.method,
+            headers: self.headers,
+            body: self.body,
+            hook: self.hook,
+            shared: self.shared,
+            response: None,
+            pending: None,
+            start: Instant::now(),
+            error: None,
+            done: false,
+        };
+        futures_util::stream::unfold(driver, |mut d| async move {
+            let update = d.next_update().await?;
+            Some((update, d))
+        })
+        .boxed()
+    }
+
+    /// Only the events: the updates without the connection reports. It ends
+    /// when the client stops: with the error last when the stop is a
+    /// failure, with nothing when the server said 204 or the client was
+    /// closed.
+    pub fn events(self) -> BoxStream<'static, Result<Event, Error>>
+    where
+        C: Send + 'static,
+    {
+        self.updates()
+            .filter_map(|u| async move {
+                match u {
+                    Update::Event(e) => Some(Ok(e)),
+                    Update::Stopped {
+                        error: Some(error), ..
+                    } => Some(Err(error)),
+                    _ => None,
+                }
+            })
+            .boxed()
+    }
+}
+
+/// The loop behind [`Client::updates`].
+struct Driver<C: Connector> {
+    connector: C,
+    session: Session,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+    hook: Option<Hook>,
+    shared: Arc<Shared>,
+    /// The open response's body.
+    response: Option<C::Body>,
+    /// A request announced by `Update::Connecting`, to make next.
+    pending: Option<Connect>,
+    start: Instant,
+    /// The stack's last error, reported with the next disconnect or stop.
+    error: Option<Error>,
+    done: bool,
+}
+
+/// About 30 years: the deadline of a wait too long to be an instant.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+impl<C: Connector> Driver<C> {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// The instant of the session's time `at`. A time too far to be an
+    /// instant (a server's `retry: 18446744073709551615`) is taken as about
+    /// 30 years from now, as tokio's own timeouts do: never a panic.
+    fn instant(&self, at: Duration) -> Instant {
+        self.start
+            .checked_add(at)
+            .unwrap_or_else(|| Instant::now() + FAR_FUTURE)
+    }
+
+    /// Carries out a command from a [`Handle`], if there is one.
+    fn take_command(&mut self) {
+        match self.shared.command.swap(NOTHING, Ordering::AcqRel) {
+            RECONNECT => {
+                let now = self.now();
+                self.session.reconnect(now);
+            }
+            CLOSE => {
+                self.response = None;
+                self.pending = None;
+                self.session.close();
+            }
+            _ => {}
+        }
+    }
+
+    async fn next_update(&mut self) -> Option<Update> {
+        if self.done {
+            return None;
+        }
+        loop {
+            self.take_command();
+            if let Some(connect) = self.pending.take() {
+                self.connect(connect).await;
+                continue;
+            }
+            match self.session.poll(self.now()) {
+                Action::Event(e) => return Some(Update::Event(e)),
+                Action::Comment(text) => return Some(Update::Comment(text)),
+                Action::Opened => return Some(Update::Opened),
+                Action::Skipped(e) => return Some(Update::Skipped(e)),
+                Action::Disconnected { reason, retry_in } => {
+                    self.response = None;
+                    let error = self.error.take().or_else(|| Error::from_disconnect(reason));
+                    return Some(Update::Disconnected {
+                        reason,
+                        retry_in,
+                        error,
+                    });
+                }
+                Action::Stop(reason) => {
+                    self.response = None;
+                    self.done = true;
+                    let error = self.error.take().or_else(|| Error::from_stop(reason));
+                    return Some(Update::Stopped { reason, error });
+                }
+                Action::Connect(connect) => {
+                    let update = Update::Connecting {
+                        attempt: connect.attempt,
+                        last_event_id: connect
+                            .last_event_id
+                            .as_deref()
+                            .map(|id| String::from_utf8_lossy(id).into_owned()),
+                    };
+                    self.pending = Some(connect);
+                    return Some(update);
+                }
+                Action::Wait(deadline) => self.wait(deadline).await,
+            }
+        }
+    }
+
+    /// The request for an attempt: the caller's headers, the client's own
+    /// where the caller set none, the session's `Last-Event-ID`.
+    fn request(&mut self, connect: &Connect) -> Request {
+        let mut headers = self.headers.clone();
+        for (name, value) in [
+            ("accept", "text/event-stream"),
+            ("cache-control", "no-cache"),
+            ("accept-encoding", "identity"),
+        ] {
+            headers
+                .entry(name)
+                .or_insert(HeaderValue::from_static(value));
+        }
+        if let Some(id) = connect
+            .last_event_id
+            .as_deref()
+            .and_then(|id| HeaderValue::from_bytes(id).ok())
+        {
+            headers.insert("last-event-id", id);
+        }
+        let mut request = Request {
+            method: self.method.clone(),
+            headers,
+            body: self.body.clone(),
+            attempt: connect.attempt,
+        };
+        if let Some(hook) = &mut self.hook {
+            hook(&mut request);
+        }
+        request
+    }
+
+    /// Makes the request and tells the session how it went. Bounded by the
+    /// connect timeout, and cut short by a command from a handle.
+    async fn connect(&mut self, connect: Connect) {
+        let request = self.request(&connect);
+        let deadline = self.session.poll_timeout().map(|at| self.instant(at));
+        let shared = Arc::clone(&self.shared);
+        let attempt = self.connector.connect(&request);
+        let result = tokio::select! {
+            result = attempt => Some(result),
+            () = sleep_until(deadline) => None,
+            () = shared.notify.notified() => None,
+        };
+        let now = self.now();
+        match result {
+            Some(Ok(response)) => {
+                let unix_time = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let headers = &response.headers;
+                let head = Head::from_headers(response.status, |name| {
+                    headers.get(name).map(HeaderValue::as_bytes)
+                })
+                .unix_time(unix_time);
+                self.session.handle(now, Input::Response(head));
+                self.response = Some(response.body);
+            }
+            Some(Err(e)) => {
+                let input = if e.is_fatal() {
+                    Input::Fatal
+                } else {
+                    Input::Error
+                };
+                self.error = Some(e);
+                self.session.handle(now, input);
+            }
+            // Timed out (the session sees the deadline pass on its next
+            // poll), or a command came (taken on the next turn).
+            None => {}
+        }
+    }
+
+    /// Waits for body bytes, the deadline or a command, whichever comes
+    /// first.
+    async fn wait(&mut self, deadline: Option<Duration>) {
+        let deadline = deadline.map(|at| self.instant(at));
+        let shared = Arc::clone(&self.shared);
+        let Some(body) = self.response.as_mut() else {
+            tokio::select! {
+                () = sleep_until(deadline) => {}
+                () = shared.notify.notified() => {}
+            }
+            return;
+        };
+        let chunk = tokio::select! {
+            chunk = body.next() => chunk,
+            () = sleep_until(deadline) => return,
+            () = shared.notify.notified() => return,
+        };
+        let now = self.now();
+        match chunk {
+            Some(Ok(bytes)) => self.session.handle(now, Input::Body(bytes)),
+            Some(Err(e)) => {
+                self.error = Some(e);
+                self.response = None;
+                self.session.handle(now, Input::Error);
+            }
+            None => {
+                self.response = None;
+                self.session.handle(now, Input::End);
+            }
+        }
+    }
+}
+
+/// Sleeps until `deadline`, or for ever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
