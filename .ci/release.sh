@@ -18,7 +18,11 @@ step() { printf '\n==> [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"
 
 step "cargo package (sse-proto, sse-cat), built from the packages"
 # Both at once: sse-cat's dependency on sse-proto resolves to the package
-# just made, not to the registry.
+# just made, not to the registry. Cargo unpacks that package into its home
+# under a name that does not change between runs, and would reuse a stale
+# copy from an earlier run of the same version: remove it first.
+rm -rf target/package
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/sse-proto-[0-9]*
 cargo package -p sse-proto -p sse-cat --allow-dirty
 for crate in target/package/sse-proto-*.crate target/package/sse-cat-*.crate; do
     echo "$crate: $(stat -c %s "$crate") bytes compressed, files:"
@@ -33,6 +37,8 @@ combos=(
     ""
     "--no-default-features --features serde"
     "--no-default-features --features client"
+    "--no-default-features --features reqwest"
+    "--no-default-features --features hyper"
     "--no-default-features --features codec"
     "--no-default-features --features stream"
     "--no-default-features --features body"

@@ -15,31 +15,33 @@
 //! # Read a stream
 //!
 //! ```toml
-//! sse-proto = { version = "0.1", features = ["stream"] }
+//! sse-proto = { version = "0.1", features = ["reqwest"] }  # or "hyper"
 //! ```
 //!
-//! [`adapter::stream::EventStream`] decodes any `Stream` of byte chunks: a
-//! hyper body's data, or reqwest's `Response::bytes_stream()`. For a client
-//! that reconnects and resumes with `Last-Event-ID` on its own, see
-//! [`client`] (feature `client`).
+//! [`client::Client`] connects, reconnects with backoff and jitter, resumes
+//! with `Last-Event-ID`, follows redirects, and says what went wrong with a
+//! typed error; a complete program:
 //!
-//! ```
-//! # #[cfg(feature = "stream")] {
-//! use futures_util::{stream, StreamExt};
-//! use sse_proto::{adapter::stream::EventStream, Frame};
+//! ```no_run
+//! # #[cfg(feature = "reqwest")] mod example {
+//! use futures_util::StreamExt;
+//! use sse_proto::client::Client;
 //!
-//! # futures_util::FutureExt::now_or_never(async {
-//! // Chunks as they come off the wire: here one event is cut in two.
-//! let body = stream::iter([Ok::<_, std::io::Error>("data: {\"n\":"), Ok("1}\n\n")]);
-//! let mut events = EventStream::new(body);
-//! while let Some(frame) = events.next().await {
-//!     if let Ok(Frame::Event(event)) = frame {
-//!         assert_eq!(event.data(), "{\"n\":1}");
+//! #[tokio::main]
+//! async fn main() -> Result<(), sse_proto::client::Error> {
+//!     let mut events = Client::get("http://127.0.0.1:8080/events")?.events();
+//!     while let Some(event) = events.next().await {
+//!         let event = event?;
+//!         println!("{}: {}", event.event_type(), event.data());
 //!     }
+//!     Ok(())
 //! }
-//! # }).unwrap();
 //! # }
 //! ```
+//!
+//! Over another HTTP stack, implement [`client::Connector`] (one method), or
+//! decode any `Stream` of byte chunks with
+//! [`adapter::stream::EventStream`] (feature `stream`).
 //!
 //! # Serve a stream
 //!
@@ -112,6 +114,7 @@
 //! | [`session`] | the client's reconnection logic, without sockets or timers | `alloc` |
 //! | [`replay`] | a bounded log of the last events, to resume a client | `alloc` |
 //! | [`client`] | a reconnecting client over any HTTP stack | `client` |
+//! | `client::reqwest`, `client::hyper` | ready connectors, and `Client::get` | `reqwest`, `hyper` |
 //! | `adapter::codec` | a tokio-util `Decoder` and `Encoder` | `codec` |
 //! | `adapter::stream` | a `Stream` of byte chunks to a `Stream` of frames | `stream` |
 //! | `adapter::body` | an `http_body::Body` with keep-alives, and the response head | `body` |
@@ -123,7 +126,9 @@
 //! | `std` (default) | `alloc`, and `std` for `memchr` and `bytes` | `alloc` |
 //! | `alloc` | the decoder, `ServerEvent`, `encode_to`, `session`, `replay` | `bytes` |
 //! | `serde` | `ServerEvent::json_data` | `alloc`, `serde`, `serde_json` |
-//! | `client` | the `client` module | `std`, `tokio` (time), `futures-core`, `futures-util` |
+//! | `client` | the `client` module | `std`, `http`, `tokio` (time, sync, macros), `futures-core`, `futures-util` |
+//! | `reqwest` | `client::reqwest::ReqwestConnector`, `Client::get` | `client`, `reqwest` (rustls with webpki roots, no OpenSSL, no decompression) |
+//! | `hyper` | `client::hyper::HyperConnector`, `Client::get` without `reqwest` | `client`, `hyper`, `hyper-util`, `hyper-rustls` and `rustls` (ring, webpki roots), `http-body-util`, `url` |
 //! | `codec` | `adapter::codec` | `std`, `tokio-util` (codec) |
 //! | `stream` | `adapter::stream` | `std`, `futures-core` |
 //! | `body` | `adapter::body` | `std`, `http`, `http-body`, `futures-core`, `tokio` (time) |
@@ -176,6 +181,19 @@
 #![cfg_attr(
     not(feature = "alloc"),
     doc = "[`replay`]: https://docs.rs/sse-proto/latest/sse_proto/replay/index.html"
+)]
+#![cfg_attr(feature = "client", doc = "[`client::Client`]: crate::client::Client")]
+#![cfg_attr(
+    not(feature = "client"),
+    doc = "[`client::Client`]: https://docs.rs/sse-proto/latest/sse_proto/client/struct.Client.html"
+)]
+#![cfg_attr(
+    feature = "client",
+    doc = "[`client::Connector`]: crate::client::Connector"
+)]
+#![cfg_attr(
+    not(feature = "client"),
+    doc = "[`client::Connector`]: https://docs.rs/sse-proto/latest/sse_proto/client/trait.Connector.html"
 )]
 #![cfg_attr(feature = "client", doc = "[`client`]: crate::client")]
 #![cfg_attr(
