@@ -6,28 +6,45 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use http::header::{HeaderName, HeaderValue};
 use sse_proto::client::hyper::HyperConnector;
-use sse_proto::client::{Client, Update};
+use sse_proto::client::{Client, Method, Update};
 use sse_proto::session::{Config, StopReason};
 
-use crate::{Args, Failure, Printer, Summary};
+use crate::{printable, Args, Failure, Printer, Summary};
 
 /// Follows `url` until the server says stop (204), the session gives up, or
 /// Ctrl-C.
 pub fn follow(args: &Args, url: &str) -> Result<Summary, Failure> {
     let connector = HyperConnector::new(url).map_err(|e| Failure::Usage(e.report().to_string()))?;
-    let idle_timeout = args
-        .idle_timeout
-        .map(|secs| {
-            Duration::try_from_secs_f64(secs)
-                .map_err(|e| Failure::Usage(format!("invalid --idle-timeout {secs}: {e}")))
-        })
-        .transpose()?;
-    let config = Config::default()
+    let mut config = Config::default()
         .max_event_size(args.max_event_size)
         .max_attempts(args.max_attempts)
-        .retry_server_errors(args.retry_server_errors)
-        .idle_timeout(idle_timeout);
+        .retry_server_errors(args.retry_server_errors);
+    if let Some(timeout) = timeout("--idle-timeout", args.idle_timeout)? {
+        config = config.idle_timeout(timeout);
+    }
+    if let Some(timeout) = timeout("--connect-timeout", args.connect_timeout)? {
+        config = config.connect_timeout(timeout);
+    }
     let mut client = Client::new(connector, config);
+    if let Some(method) = &args.method {
+        let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+            .map_err(|e| Failure::Usage(format!("invalid method {method:?}: {e}")))?;
+        client = client.method(method);
+    }
+    if let Some(data) = &args.data {
+        let body = match data.strip_prefix('@') {
+            Some(path) => std::fs::read(path).map_err(|error| Failure::Input {
+                what: path.to_owned(),
+                error,
+            })?,
+            None => data.clone().into_bytes(),
+        };
+        client = client.body(body);
+        if args.method.is_none() {
+            // As curl does: a body makes it a POST.
+            client = client.method(Method::POST);
+        }
+    }
     for header in &args.headers {
         let (name, value) = parse_header(header).map_err(Failure::Usage)?;
         client = client
@@ -56,7 +73,8 @@ pub fn follow(args: &Args, url: &str) -> Result<Summary, Failure> {
                 update = updates.next() => update,
                 _ = &mut interrupt => {
                     eprintln!("sse-cat: interrupted");
-                    return out.flush();
+                    out.flush()?;
+                    return Err(Failure::Interrupted);
                 }
             };
             match update {
@@ -69,7 +87,8 @@ pub fn follow(args: &Args, url: &str) -> Result<Summary, Failure> {
                     last_event_id,
                 }) => match last_event_id {
                     Some(id) => eprintln!(
-                        "sse-cat: connecting to {url} (attempt {attempt}, Last-Event-ID: {id})"
+                        "sse-cat: connecting to {url} (attempt {attempt}, Last-Event-ID: {})",
+                        printable(&id)
                     ),
                     None => eprintln!("sse-cat: connecting to {url} (attempt {attempt})"),
                 },
@@ -80,7 +99,7 @@ pub fn follow(args: &Args, url: &str) -> Result<Summary, Failure> {
                     error,
                 }) => {
                     let error = error
-                        .map(|e| format!(": {}", e.report()))
+                        .map(|e| format!(": {}", printable(&e.report().to_string())))
                         .unwrap_or_default();
                     eprintln!(
                         "sse-cat: disconnected ({reason:?}{error}); reconnecting in {retry_in:?}"
@@ -100,7 +119,7 @@ pub fn follow(args: &Args, url: &str) -> Result<Summary, Failure> {
                 Some(Update::Stopped { reason, error }) => {
                     out.flush()?;
                     let why = match error {
-                        Some(error) => error.report().to_string(),
+                        Some(error) => printable(&error.report().to_string()).into_owned(),
                         None => format!("{reason:?}"),
                     };
                     return Err(Failure::Stopped(why));
@@ -111,6 +130,20 @@ pub fn follow(args: &Args, url: &str) -> Result<Summary, Failure> {
         }
     })?;
     Ok(summary)
+}
+
+/// A timeout flag: `None` when absent (the default stays), `Some(None)` for
+/// 0 (never), `Some(Some(d))` otherwise.
+fn timeout(flag: &str, secs: Option<f64>) -> Result<Option<Option<Duration>>, Failure> {
+    let Some(secs) = secs else {
+        return Ok(None);
+    };
+    if secs == 0.0 {
+        return Ok(Some(None));
+    }
+    Duration::try_from_secs_f64(secs)
+        .map(|d| Some(Some(d)))
+        .map_err(|e| Failure::Usage(format!("invalid {flag} {secs}: {e}")))
 }
 
 fn parse_header(header: &str) -> Result<(HeaderName, HeaderValue), String> {

@@ -64,17 +64,32 @@ struct Args {
     #[arg(long, value_name = "ID")]
     last_event_id: Option<String>,
 
+    /// URL only: the request method (default GET).
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    method: Option<String>,
+
+    /// URL only: the request body, sent with every attempt; `@FILE` reads it
+    /// from a file (as curl does).
+    #[arg(short = 'd', long = "data", value_name = "BODY")]
+    data: Option<String>,
+
     /// URL only: reconnect when no bytes (not even a comment) arrive for
-    /// this many seconds.
+    /// this many seconds (default 300; 0 never).
     #[arg(long, value_name = "SECONDS")]
     idle_timeout: Option<f64>,
+
+    /// URL only: give up on an attempt whose response head has not come in
+    /// this many seconds (default 30; 0 never).
+    #[arg(long, value_name = "SECONDS")]
+    connect_timeout: Option<f64>,
 
     /// URL only: stop after this many attempts without a healthy connection.
     #[arg(long, value_name = "N")]
     max_attempts: Option<u32>,
 
-    /// URL only: retry 5xx and 429 responses (honouring Retry-After) instead
-    /// of stopping.
+    /// URL only: retry every 5xx, and a 200 that is not text/event-stream,
+    /// instead of stopping (429, 502, 503 and 504 are always retried,
+    /// honouring Retry-After).
     #[arg(long)]
     retry_server_errors: bool,
 
@@ -98,6 +113,9 @@ Examples:
     sse-cat --json stream.sse | sse-cat --encode
   Follow a live stream, reconnecting and resuming with Last-Event-ID:
     sse-cat http://127.0.0.1:8080/events
+  POST a JSON body, as LLM APIs take (re-sent on every reconnect):
+    sse-cat -X POST -H 'Content-Type: application/json' -d '{\"stream\":true}' https://example.com/v1/chat
+    sse-cat -X POST -d @request.json https://example.com/v1/chat
     sse-cat -H 'Authorization: Bearer TOKEN' --idle-timeout 45 --max-attempts 5 https://example.com/events";
 
 /// One line of `--json` output for an event; fields in this order.
@@ -134,6 +152,8 @@ enum Failure {
     Usage(String),
     /// A followed stream stopped for good, not by the server's 204.
     Stopped(String),
+    /// Ctrl-C.
+    Interrupted,
 }
 
 fn main() -> ExitCode {
@@ -165,6 +185,8 @@ fn main() -> ExitCode {
             eprintln!("sse-cat: stopped: {reason}");
             ExitCode::FAILURE
         }
+        // 128 + SIGINT, as shells report it.
+        Err(Failure::Interrupted) => ExitCode::from(130),
     }
 }
 
@@ -174,13 +196,26 @@ struct Summary {
 }
 
 fn run(args: &Args) -> Result<Summary, Failure> {
-    if let Some(url) = args
-        .input
-        .as_ref()
-        .and_then(|p| p.to_str())
-        .filter(|p| is_url(p))
-    {
-        return follow::follow(args, url);
+    if let Some(input) = args.input.as_ref().and_then(|p| p.to_str()) {
+        match url_kind(input) {
+            UrlKind::Http => return follow::follow(args, input),
+            UrlKind::Other(scheme) => {
+                return Err(Failure::Usage(format!(
+                    "cannot follow {input}: the scheme {scheme:?} is not http or https"
+                )))
+            }
+            UrlKind::NoScheme if !args.input.as_ref().is_some_and(|p| p.exists()) => {
+                return Err(Failure::Usage(format!(
+                    "{input} is neither a file nor a URL; to follow it, say http://{input}"
+                )))
+            }
+            UrlKind::NoScheme | UrlKind::Path => {}
+        }
+    }
+    if args.method.is_some() || args.data.is_some() {
+        return Err(Failure::Usage(
+            "-X and -d are for following a URL (http:// or https://)".into(),
+        ));
     }
     let (what, input) = open(args)?;
     if args.encode {
@@ -270,9 +305,63 @@ fn decode(args: &Args, what: String, mut input: Box<dyn Read>) -> Result<Summary
     Ok(summary)
 }
 
-fn is_url(input: &str) -> bool {
-    let lower = input.to_ascii_lowercase();
-    lower.starts_with("http://") || lower.starts_with("https://")
+/// What a command-line input looks like.
+enum UrlKind {
+    /// `http://` or `https://`: a stream to follow.
+    Http,
+    /// Another `scheme://`.
+    Other(String),
+    /// `host:port/...` or `localhost/...`: a URL without its scheme, unless
+    /// a file of that name exists.
+    NoScheme,
+    /// Anything else: a file.
+    Path,
+}
+
+fn url_kind(input: &str) -> UrlKind {
+    if let Some((scheme, _)) = input.split_once("://") {
+        let scheme = scheme.to_ascii_lowercase();
+        let is_scheme = !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        return match scheme.as_str() {
+            "http" | "https" => UrlKind::Http,
+            _ if is_scheme => UrlKind::Other(scheme),
+            _ => UrlKind::Path,
+        };
+    }
+    let host = input.split('/').next().unwrap_or_default();
+    let port = host.rsplit_once(':').map(|(_, port)| port);
+    if host == "localhost"
+        || port.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        UrlKind::NoScheme
+    } else {
+        UrlKind::Path
+    }
+}
+
+/// Text from a stream, safe to print on a terminal: control characters (an
+/// escape sequence could rewrite the screen or the title) and the bidi
+/// overrides (which could make text read otherwise) are shown escaped.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.into()
 }
 
 struct Printer<W: Write> {
@@ -321,13 +410,19 @@ impl<W: Write> Printer<W> {
 
     fn human_event(&mut self, e: &Event) -> io::Result<()> {
         let id = e.last_event_id();
+        let event_type = e.event_type();
         if id.is_empty() {
-            writeln!(self.out, "--- {}", e.event_type())?;
+            writeln!(self.out, "--- {}", printable(&event_type))?;
         } else {
-            writeln!(self.out, "--- {} (id: {id})", e.event_type())?;
+            writeln!(
+                self.out,
+                "--- {} (id: {})",
+                printable(&event_type),
+                printable(&id)
+            )?;
         }
         for line in e.data().split('\n') {
-            writeln!(self.out, "  {line}")?;
+            writeln!(self.out, "  {}", printable(line))?;
         }
         Ok(())
     }

@@ -246,3 +246,61 @@ fn encode_reports_invalid_lines_by_number() {
     let out = sse_cat(&["--encode"], b"{\"data\":\"ok\"}\nnot json\n");
     assert_eq!(out.stdout, b"data: ok\n\n");
 }
+
+#[test]
+fn control_characters_from_the_stream_are_shown_escaped_not_sent_to_the_terminal() {
+    // (A CR or LF in the stream ends a line: only the data's line breaks,
+    // shown as separate lines, can carry them.)
+    let stream =
+        b"event: x\x1b]0;owned\x07\nid: \xe2\x80\xae1\ndata: \x1b[2Jcleared\tand \xc2\x9b\n\n";
+    let out = sse_cat(&[], stream);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    assert_eq!(
+        text,
+        "--- x\\u{1b}]0;owned\\u{7} (id: \\u{202e}1)\n  \\u{1b}[2Jcleared\\tand \\u{9b}\n"
+    );
+    assert!(!text.contains('\x1b') && !text.contains('\u{9b}') && !text.contains('\u{202e}'));
+    // The JSON output is for programs: it keeps the text as it is (escaped
+    // by JSON).
+    let lines = json_lines(&sse_cat(&["--json"], stream));
+    assert_eq!(lines[0]["data"], "\x1b[2Jcleared\tand \u{9b}");
+}
+
+#[test]
+fn a_url_without_a_scheme_or_with_another_one_is_a_clear_error_not_a_file_or_a_retry_loop() {
+    for (input, says) in [
+        ("localhost:8080/events", "neither a file nor a URL"),
+        ("127.0.0.1:8080/events", "neither a file nor a URL"),
+        ("localhost/events", "neither a file nor a URL"),
+        ("ftp://example.com/events", "not http or https"),
+        ("ws://127.0.0.1:8080/", "not http or https"),
+    ] {
+        let out = sse_cat(&[input], b"");
+        assert_eq!(out.status.code(), Some(2), "{input}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{input}: {err}");
+    }
+    // A request body or method without a URL is a usage error too.
+    let out = sse_cat(&["-d", "{}", "sse-cat/samples/ticker.sse"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-X and -d"));
+}
+
+#[test]
+fn help_shows_every_mode_with_an_example() {
+    let out = sse_cat(&["--help"], b"");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for example in [
+        "sse-cat stream.sse",
+        "sse-cat --json stream.sse",
+        "sse-cat --chunk-size 1 stream.sse",
+        "sse-cat --encode",
+        "sse-cat http://127.0.0.1:8080/events",
+        "sse-cat -X POST",
+        "-d @request.json",
+    ] {
+        assert!(help.contains(example), "--help lacks {example:?}:\n{help}");
+    }
+}

@@ -589,7 +589,7 @@ async fn sse_cat_follows_a_url_and_reports_reconnects() {
 
 #[cfg(unix)]
 #[tokio::test]
-async fn sse_cat_stops_cleanly_on_ctrl_c() {
+async fn sse_cat_stops_on_ctrl_c_with_exit_130_after_printing_what_came() {
     use nix::sys::signal::{kill, Signal};
     use nix::unistd::Pid;
 
@@ -617,7 +617,71 @@ async fn sse_cat_stops_cleanly_on_ctrl_c() {
     let out = bounded(child.wait_with_output())
         .await
         .expect("sse-cat exits");
-    assert!(out.status.success(), "exit {:?}", out.status);
+    // 128 + SIGINT, as a shell reports a command stopped by Ctrl-C.
+    assert_eq!(out.status.code(), Some(130), "exit {:?}", out.status);
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("line one of 1"));
+}
+
+#[tokio::test]
+async fn sse_cat_posts_a_body_from_a_file_and_says_it_is_connecting_before_any_answer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/chat", listener.local_addr().expect("address"));
+    let body = r#"{"model":"m","stream":true}"#;
+    let file = std::env::temp_dir().join(format!("sse-cat-body-{}.json", std::process::id()));
+    std::fs::write(&file, body).expect("write the body file");
+
+    let mut child = spawn_sse_cat(vec![
+        "-H".into(),
+        "Content-Type: application/json".into(),
+        "-d".into(),
+        format!("@{}", file.display()),
+        "--max-attempts".into(),
+        "1".into(),
+        url,
+    ]);
+    let (mut tcp, _) = bounded(listener.accept()).await.expect("a connection");
+    // Before the server answers, sse-cat has said what it is doing.
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let mut said = Vec::new();
+    bounded(async {
+        let mut buf = [0u8; 256];
+        while !String::from_utf8_lossy(&said).contains("connecting to") {
+            let n = stderr.read(&mut buf).await.expect("read stderr");
+            assert!(n > 0, "stderr closed: {}", String::from_utf8_lossy(&said));
+            said.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    // The request: a POST (a body makes it one, as in curl) with the body.
+    let mut request = Vec::new();
+    bounded(async {
+        let mut buf = [0u8; 1024];
+        while !String::from_utf8_lossy(&request).ends_with(body) {
+            let n = tcp.read(&mut buf).await.expect("read the request");
+            assert!(n > 0, "{}", String::from_utf8_lossy(&request));
+            request.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    let request = String::from_utf8_lossy(&request).to_lowercase();
+    assert!(request.starts_with("post /chat http/1.1\r\n"), "{request}");
+    assert!(
+        request.contains("content-type: application/json\r\n"),
+        "{request}"
+    );
+    assert!(
+        request.contains("accept: text/event-stream\r\n"),
+        "{request}"
+    );
+    tcp.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+        .await
+        .expect("answer");
+    let out = bounded(child.wait_with_output())
+        .await
+        .expect("sse-cat exits");
+    let _ = std::fs::remove_file(&file);
+    assert!(out.status.success(), "exit {:?}", out.status);
 }
