@@ -570,13 +570,7 @@ impl<C: Connector> Client<C> {
         C: Send + 'static,
     {
         let driver = Driver {
-            connector: self.connector,
-            session: self.session,
-            method: self.method,
-            headers: self.headers,
-            body: self.body,
-            hook: self.hook,
-            shared: self.shared,
+            client: self,
             response: None,
             pending: None,
             start: Instant::now(),
@@ -614,13 +608,8 @@ impl<C: Connector> Client<C> {
 
 /// The loop behind [`Client::updates`].
 struct Driver<C: Connector> {
-    connector: C,
-    session: Session,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-    hook: Option<Hook>,
-    shared: Arc<Shared>,
+    /// What the caller set up: the connector, the session, the request.
+    client: Client<C>,
     /// The open response's body.
     response: Option<C::Body>,
     /// A request announced by `Update::Connecting`, to make next.
@@ -650,15 +639,15 @@ impl<C: Connector> Driver<C> {
 
     /// Carries out a command from a [`Handle`], if there is one.
     fn take_command(&mut self) {
-        match self.shared.command.swap(NOTHING, Ordering::AcqRel) {
+        match self.client.shared.command.swap(NOTHING, Ordering::AcqRel) {
             RECONNECT => {
                 let now = self.now();
-                self.session.reconnect(now);
+                self.client.session.reconnect(now);
             }
             CLOSE => {
                 self.response = None;
                 self.pending = None;
-                self.session.close();
+                self.client.session.close();
             }
             _ => {}
         }
@@ -674,7 +663,7 @@ impl<C: Connector> Driver<C> {
                 self.connect(connect).await;
                 continue;
             }
-            match self.session.poll(self.now()) {
+            match self.client.session.poll(self.now()) {
                 Action::Event(e) => return Some(Update::Event(e)),
                 Action::Comment(text) => return Some(Update::Comment(text)),
                 Action::Opened => return Some(Update::Opened),
@@ -713,7 +702,7 @@ impl<C: Connector> Driver<C> {
     /// The request for an attempt: the caller's headers, the client's own
     /// where the caller set none, the session's `Last-Event-ID`.
     fn request(&mut self, connect: &Connect) -> Request {
-        let mut headers = self.headers.clone();
+        let mut headers = self.client.headers.clone();
         for (name, value) in [
             ("accept", "text/event-stream"),
             ("cache-control", "no-cache"),
@@ -731,12 +720,12 @@ impl<C: Connector> Driver<C> {
             headers.insert("last-event-id", id);
         }
         let mut request = Request {
-            method: self.method.clone(),
+            method: self.client.method.clone(),
             headers,
-            body: self.body.clone(),
+            body: self.client.body.clone(),
             attempt: connect.attempt,
         };
-        if let Some(hook) = &mut self.hook {
+        if let Some(hook) = &mut self.client.hook {
             hook(&mut request);
         }
         request
@@ -746,9 +735,13 @@ impl<C: Connector> Driver<C> {
     /// connect timeout, and cut short by a command from a handle.
     async fn connect(&mut self, connect: Connect) {
         let request = self.request(&connect);
-        let deadline = self.session.poll_timeout().map(|at| self.instant(at));
-        let shared = Arc::clone(&self.shared);
-        let attempt = self.connector.connect(&request);
+        let deadline = self
+            .client
+            .session
+            .poll_timeout()
+            .map(|at| self.instant(at));
+        let shared = Arc::clone(&self.client.shared);
+        let attempt = self.client.connector.connect(&request);
         let result = tokio::select! {
             result = attempt => Some(result),
             () = sleep_until(deadline) => None,
@@ -765,7 +758,7 @@ impl<C: Connector> Driver<C> {
                     headers.get(name).map(HeaderValue::as_bytes)
                 })
                 .unix_time(unix_time);
-                self.session.handle(now, Input::Response(head));
+                self.client.session.handle(now, Input::Response(head));
                 self.response = Some(response.body);
             }
             Some(Err(e)) => {
@@ -775,7 +768,7 @@ impl<C: Connector> Driver<C> {
                     Input::Error
                 };
                 self.error = Some(e);
-                self.session.handle(now, input);
+                self.client.session.handle(now, input);
             }
             // Timed out (the session sees the deadline pass on its next
             // poll), or a command came (taken on the next turn).
@@ -787,7 +780,7 @@ impl<C: Connector> Driver<C> {
     /// first.
     async fn wait(&mut self, deadline: Option<Duration>) {
         let deadline = deadline.map(|at| self.instant(at));
-        let shared = Arc::clone(&self.shared);
+        let shared = Arc::clone(&self.client.shared);
         let Some(body) = self.response.as_mut() else {
             tokio::select! {
                 () = sleep_until(deadline) => {}
@@ -802,15 +795,15 @@ impl<C: Connector> Driver<C> {
         };
         let now = self.now();
         match chunk {
-            Some(Ok(bytes)) => self.session.handle(now, Input::Body(bytes)),
+            Some(Ok(bytes)) => self.client.session.handle(now, Input::Body(bytes)),
             Some(Err(e)) => {
                 self.error = Some(e);
                 self.response = None;
-                self.session.handle(now, Input::Error);
+                self.client.session.handle(now, Input::Error);
             }
             None => {
                 self.response = None;
-                self.session.handle(now, Input::End);
+                self.client.session.handle(now, Input::End);
             }
         }
     }
