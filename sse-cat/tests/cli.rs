@@ -304,3 +304,35 @@ fn help_shows_every_mode_with_an_example() {
         assert!(help.contains(example), "--help lacks {example:?}:\n{help}");
     }
 }
+
+/// `script` (util-linux, in every Debian) gives sse-cat a terminal.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_bare_sse_cat_on_a_terminal_says_it_reads_standard_input() {
+    let command = env!("CARGO_BIN_EXE_sse-cat");
+    let mut child = Command::new("script")
+        .args(["-qec", command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    // Ctrl-D on the terminal ends sse-cat's input (the terminal keeps it
+    // until sse-cat reads, whenever that is).
+    let mut stdin = child.stdin.take().expect("stdin");
+    let _ = stdin.write_all(b"\x04");
+    drop(stdin);
+    let out = child.wait_with_output().expect("script exits");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("reading a stream from standard input"),
+        "{shown:?}"
+    );
+    // On a pipe it says nothing: a program reading its output expects none.
+    let out = sse_cat(&[], b"data: x\n\n");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
