@@ -58,9 +58,6 @@ for_both_connectors! {
         redirects_301_to_308_are_followed_resending_last_event_id_and_credentials_same_origin_only_reqwest,
         redirects_301_to_308_are_followed_resending_last_event_id_and_credentials_same_origin_only_hyper;
     credentials_dropped_across_origins_stay_dropped_on_later_hops:
-        #[ignore = "bug: ReqwestConnector (sse-core/src/client/reqwest.rs:34) sends Authorization \
-                    and Cookie again on a second hop within the other origin: reqwest strips \
-                    them only on the hop that crosses"]
         credentials_dropped_across_origins_stay_dropped_on_later_hops_reqwest,
         credentials_dropped_across_origins_stay_dropped_on_later_hops_hyper;
     a_redirect_loop_stops_the_client_at_once_with_a_fatal_redirect_error:

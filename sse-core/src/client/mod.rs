@@ -103,12 +103,10 @@ use crate::session::{Action, Config, Connect, Disconnect, Head, Input, Session, 
 
 #[cfg(feature = "hyper")]
 pub mod hyper;
+#[cfg(any(feature = "reqwest", feature = "hyper"))]
+mod redirect;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
-
-/// The most redirects the ready connectors follow for one attempt.
-#[cfg(any(feature = "reqwest", feature = "hyper"))]
-const MAX_REDIRECTS: usize = 10;
 
 /// The connector [`Client::get`] uses: reqwest's with feature `reqwest`,
 /// else hyper's.
