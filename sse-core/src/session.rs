@@ -926,8 +926,29 @@ fn delta_seconds(value: &[u8]) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
-/// The `Last-Event-ID` value for a last event ID: `None` when it is empty,
-/// longer than `max` bytes, or cannot be a header value.
+/// The `Last-Event-ID` header value a client sends for the last event ID
+/// `id`, or `None` when none is to be sent: when `id` is empty, longer than
+/// `max` bytes, or cannot travel in a header exactly.
+///
+/// The ID is sent as its UTF-8 text, invalid sequences replaced by U+FFFD,
+/// as a browser does. Control characters (CR, LF and NUL among them) cannot
+/// be in a header value, and HTTP strips spaces and tabs at either end of
+/// one: such an ID is not sent at all, never sent in part or changed.
+///
+/// The server's side of this rule is `adapter::body::last_event_id` (feature
+/// `body`); a property test checks that what one sends, the other reads.
+///
+/// ```
+/// use sse_proto::session::last_event_id_header;
+///
+/// assert_eq!(last_event_id_header("café-7".as_bytes(), 4096).as_deref(), Some("café-7".as_bytes()));
+/// assert_eq!(last_event_id_header(b"a\nb", 4096), None);
+/// assert_eq!(last_event_id_header(b" padded", 4096), None);
+/// ```
+pub fn last_event_id_header(id: &[u8], max: usize) -> Option<Bytes> {
+    header_value(id, max)
+}
+
 fn header_value(id: &[u8], max: usize) -> Option<Bytes> {
     if id.is_empty() {
         return None;
@@ -942,7 +963,9 @@ fn header_value(id: &[u8], max: usize) -> Option<Bytes> {
     // Control characters (CR, LF, NUL among them) cannot be in a header
     // value; tab can.
     let sendable = id.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7F));
-    (sendable && id.len() <= max).then_some(id)
+    let untrimmed = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
+    let exact = !untrimmed(id.first()) && !untrimmed(id.last());
+    (sendable && exact && id.len() <= max).then_some(id)
 }
 
 #[cfg(test)]
@@ -1604,6 +1627,11 @@ mod tests {
         assert_eq!(header_value(b"a\x7F", 4096), None);
         assert_eq!(header_value(b"", 4096), None);
         assert_eq!(header_value(b"a\tb", 4096).as_deref(), Some(&b"a\tb"[..]));
+        // HTTP strips spaces and tabs at either end: such an id would come
+        // back changed.
+        assert_eq!(header_value(b" a", 4096), None);
+        assert_eq!(header_value(b"a\t", 4096), None);
+        assert_eq!(header_value(b"a b", 4096).as_deref(), Some(&b"a b"[..]));
         assert_eq!(
             header_value(b"\xFF", 4096).as_deref(),
             Some("\u{FFFD}".as_bytes())

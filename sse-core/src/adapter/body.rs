@@ -302,13 +302,19 @@ pub fn response<B>(body: B) -> http::Response<B> {
     response
 }
 
-/// The request's `Last-Event-ID`, when it has one that is text. An empty
-/// value counts as none (browsers do not send one; some clients do).
+/// The request's `Last-Event-ID`, when it has one that is UTF-8 text (as
+/// browsers and this crate's client send it: `id: café-7` comes back as
+/// `café-7`). An empty value counts as none (browsers do not send one; some
+/// clients do); spaces and tabs at either end are not part of the value, as
+/// HTTP says.
+///
+/// This is the server's side of the rule whose client side is
+/// [`crate::session::last_event_id_header`].
 pub fn last_event_id(headers: &HeaderMap) -> Option<&str> {
     headers
         .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+        .and_then(|v| core::str::from_utf8(v.as_bytes()).ok())
+        .map(|id| id.trim_matches([' ', '\t']))
         .filter(|id| !id.is_empty())
 }
 
