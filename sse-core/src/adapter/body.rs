@@ -40,13 +40,35 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// A response body that writes each event of `S` as it comes, and a
 /// keep-alive comment when none has come for the keep-alive interval.
 ///
-/// It ends when `S` ends. An event the encoder refuses (a line break in its
-/// type, id or comment, a NUL in its id) ends the body with that error: a
-/// server must not send a different event than it was given. Needs a tokio
-/// runtime with time enabled when keep-alives are on.
+/// `S` is any `Stream` (`Unpin` or not: one made with `unfold` or
+/// `async-stream` will do) of [`ServerEvent`]s, or of
+/// `Result<ServerEvent, E>` for an error type `E`.
+///
+/// It ends when `S` ends, and with an error ([`BodyError`]) when `S` yields
+/// one, or when the encoder refuses an event (a line break in its type, id
+/// or comment, a NUL in its id): a server must not send a different event
+/// than it was given, nor go on after one its client never got. Needs a
+/// tokio runtime with time enabled when keep-alives are on.
+///
+/// ```
+/// use futures_util::stream;
+/// use http_body_util::BodyExt;
+/// use sse_proto::adapter::body::SseBody;
+/// use sse_proto::ServerEvent;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// // A stream that is not Unpin, of results.
+/// let events = stream::unfold(1, |n| async move {
+///     (n <= 2).then(|| (Ok::<_, std::io::Error>(ServerEvent::new().data(n.to_string())), n + 1))
+/// });
+/// let bytes = SseBody::new(events).collect().await.unwrap().to_bytes();
+/// assert_eq!(bytes, "data: 1\n\ndata: 2\n\n");
+/// # });
+/// ```
 #[must_use = "a body does nothing until it is sent in a response"]
 pub struct SseBody<S> {
-    events: S,
+    /// Boxed, so that a stream that is not `Unpin` will do.
+    events: Pin<Box<S>>,
     keep_alive: Option<(Duration, Pin<Box<Sleep>>)>,
     /// Events are written here and split off as frames: one allocation
     /// serves many small events, and is reused once hyper has sent them.
@@ -135,6 +157,60 @@ struct Ending {
     retry: Option<Duration>,
 }
 
+/// Why an [`SseBody`] ended with an error.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// The encoder refused an event; nothing of it was written.
+    Encode(EncodeError),
+    /// The event stream yielded this error.
+    Stream(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl core::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BodyError::Encode(e) => write!(f, "cannot encode the event: {e}"),
+            BodyError::Stream(_) => f.write_str("the event stream failed"),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BodyError::Encode(e) => Some(e),
+            BodyError::Stream(e) => Some(&**e),
+        }
+    }
+}
+
+/// What an [`SseBody`]'s stream may yield: a [`ServerEvent`], or a
+/// `Result` of one whose error ends the body.
+pub trait IntoEvent {
+    /// The event, or the error that ends the body.
+    ///
+    /// # Errors
+    ///
+    /// [`BodyError::Stream`] for an `Err` item.
+    fn into_event(self) -> Result<ServerEvent, BodyError>;
+}
+
+impl IntoEvent for ServerEvent {
+    fn into_event(self) -> Result<ServerEvent, BodyError> {
+        Ok(self)
+    }
+}
+
+impl<E> IntoEvent for Result<ServerEvent, E>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn into_event(self) -> Result<ServerEvent, BodyError> {
+        self.map_err(|e| BodyError::Stream(e.into()))
+    }
+}
+
 /// The size of the blocks [`SseBody`] writes frames into.
 const BLOCK: usize = 8 * 1024;
 
@@ -166,7 +242,7 @@ impl<S> SseBody<S> {
     /// enabled, as any tokio timer does.
     pub fn with_keep_alive(events: S, interval: Option<Duration>) -> Self {
         SseBody {
-            events,
+            events: Box::pin(events),
             keep_alive: interval.map(|d| (d, Box::pin(tokio::time::sleep(d)))),
             buf: BytesMut::new(),
             ending: None,
@@ -190,7 +266,7 @@ impl<S> SseBody<S> {
     }
 
     /// Ends the body: the `retry` block if one is set, then the end.
-    fn end(&mut self) -> Poll<Option<Result<Frame<Bytes>, EncodeError>>> {
+    fn end(&mut self) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         self.ended = true;
         let retry = self.ending.as_ref().and_then(|e| e.retry);
         match retry {
@@ -207,15 +283,16 @@ impl<S> SseBody<S> {
 
 impl<S> http_body::Body for SseBody<S>
 where
-    S: Stream<Item = ServerEvent> + Unpin,
+    S: Stream,
+    S::Item: IntoEvent,
 {
     type Data = Bytes;
-    type Error = EncodeError;
+    type Error = BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, EncodeError>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
         if this.ended {
             return Poll::Ready(None);
@@ -230,8 +307,15 @@ where
                 }
             }
         }
-        match Pin::new(&mut this.events).poll_next(cx) {
-            Poll::Ready(Some(event)) => {
+        match this.events.as_mut().poll_next(cx) {
+            Poll::Ready(Some(item)) => {
+                let event = match item.into_event() {
+                    Ok(event) => event,
+                    Err(e) => {
+                        this.ended = true;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                };
                 if let Some(Ending {
                     events_left: Some(n),
                     ..
@@ -251,7 +335,8 @@ where
                 }
                 let frame = event
                     .encode_to(buf)
-                    .map(|_| Frame::data(buf.split().freeze()));
+                    .map(|_| Frame::data(buf.split().freeze()))
+                    .map_err(BodyError::Encode);
                 // A refused event ends the body: what follows it would be
                 // read by a client that missed it.
                 this.ended = frame.is_err();
@@ -327,22 +412,61 @@ mod tests {
 
     /// Polls `body` to its end (its stream is always ready), keeping every
     /// frame alive so that a block reused too early would show.
-    fn frames<S: Stream<Item = ServerEvent> + Unpin>(
-        body: SseBody<S>,
-    ) -> Vec<Result<Bytes, EncodeError>> {
+    fn frames<S>(body: SseBody<S>) -> Vec<Result<Bytes, EncodeError>>
+    where
+        S: Stream,
+        S::Item: IntoEvent,
+    {
         let mut body = core::pin::pin!(body);
         let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
         let mut out = Vec::new();
         for _ in 0..10_000 {
             match http_body::Body::poll_frame(body.as_mut(), &mut cx) {
                 Poll::Ready(Some(frame)) => {
-                    out.push(frame.map(|f| f.into_data().expect("a data frame")))
+                    out.push(frame.map(|f| f.into_data().expect("a data frame")).map_err(
+                        |e| match e {
+                            BodyError::Encode(e) => e,
+                            other => panic!("{other}"),
+                        },
+                    ))
                 }
                 Poll::Ready(None) => return out,
                 Poll::Pending => panic!("an always-ready stream made the body wait"),
             }
         }
         panic!("the body did not end");
+    }
+
+    #[test]
+    fn a_stream_that_is_not_unpin_and_yields_an_error_ends_the_body_with_it() {
+        // `unfold` over an async block: not Unpin.
+        let events = futures_util::stream::unfold(0, |n| async move {
+            let item = match n {
+                0 | 1 => Ok(ServerEvent::new().id(n.to_string()).data("x")),
+                2 => Err(std::io::Error::other("the database went away")),
+                _ => Ok(ServerEvent::new().data("never sent")),
+            };
+            Some((item, n + 1))
+        });
+        let mut body = core::pin::pin!(SseBody::with_keep_alive(events, None));
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        let mut got = Vec::new();
+        for _ in 0..10 {
+            match http_body::Body::poll_frame(body.as_mut(), &mut cx) {
+                Poll::Ready(Some(Ok(frame))) => got.push(Ok(frame.into_data().expect("data"))),
+                Poll::Ready(Some(Err(e))) => got.push(Err(e)),
+                Poll::Ready(None) => break,
+                Poll::Pending => panic!("an always-ready stream made the body wait"),
+            }
+        }
+        // Three frames, then the end: the stream's later items are not read.
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[0].as_ref().expect("frame"), "id: 0\ndata: x\n\n");
+        assert_eq!(got[1].as_ref().expect("frame"), "id: 1\ndata: x\n\n");
+        let Err(BodyError::Stream(e)) = &got[2] else {
+            panic!("{got:?}")
+        };
+        assert_eq!(e.to_string(), "the database went away");
     }
 
     #[test]
