@@ -1110,4 +1110,232 @@ mod tests {
         assert_eq!(d.last_event_id(), "7");
         assert_eq!(d.pending_input(), 0);
     }
+
+    /// Whether `bytes` lie inside `event` itself: kept inline, not on the heap.
+    fn is_inline(event: &Event, bytes: &[u8]) -> bool {
+        let start = event as *const Event as usize;
+        (start..start + core::mem::size_of::<Event>()).contains(&(bytes.as_ptr() as usize))
+    }
+
+    /// Whether `bytes` lie inside `input`: shared with it, not copied.
+    fn is_in(input: &Bytes, bytes: &[u8]) -> bool {
+        let start = input.as_ptr() as usize;
+        (start..start + input.len()).contains(&(bytes.as_ptr() as usize))
+    }
+
+    #[test]
+    fn short_types_and_ids_are_kept_inline_and_long_ones_shared_with_the_input() {
+        let long = "t".repeat(INLINE + 1);
+        let input = Bytes::from(alloc::format!(
+            "event: {long}\nid: 7\ndata: x\n\nevent: up\nid: {long}\ndata: y\n\n"
+        ));
+        let mut d = Decoder::new();
+        let out: Vec<_> = d.frames(input.clone()).collect();
+        let [Ok(Frame::Event(a)), Ok(Frame::Event(b))] = &out[..] else {
+            panic!("{out:?}");
+        };
+        assert!(is_in(&input, a.event_type_bytes()), "{a:?}");
+        assert!(is_inline(a, a.last_event_id_bytes()), "{a:?}");
+        assert!(is_inline(b, b.event_type_bytes()), "{b:?}");
+        assert!(is_in(&input, b.last_event_id_bytes()), "{b:?}");
+
+        // Split over chunks, a short value is gathered, then kept inline.
+        let mut d = Decoder::new();
+        let mut out: Vec<_> = d.frames(Bytes::from_static(b"event: u")).collect();
+        out.extend(d.frames(Bytes::from_static(b"p\nid: 4")));
+        out.extend(d.frames(Bytes::from_static(b"2\ndata: z\n\n")));
+        let [Ok(Frame::Event(c))] = &out[..] else {
+            panic!("{out:?}");
+        };
+        assert_eq!((&*c.event_type(), &*c.last_event_id()), ("up", "42"));
+        assert!(is_inline(c, c.event_type_bytes()), "{c:?}");
+        assert!(is_inline(c, c.last_event_id_bytes()), "{c:?}");
+    }
+
+    #[test]
+    fn event_new_keeps_a_short_type_and_id_inline_and_shares_long_ones() {
+        let long = Bytes::from("l".repeat(INLINE + 1));
+        let e = Event::new(long.clone(), "d", Bytes::from_static(b"7"));
+        assert_eq!(e.event_type_bytes().as_ptr(), long.as_ptr());
+        assert!(is_inline(&e, e.last_event_id_bytes()));
+        let e = Event::new(Bytes::from_static(b"up"), "d", long.clone());
+        assert!(is_inline(&e, e.event_type_bytes()));
+        assert_eq!(e.last_event_id_bytes().as_ptr(), long.as_ptr());
+    }
+
+    /// A hasher that keeps what it is fed, to see what a hash covers.
+    #[derive(Default)]
+    struct Fed(Vec<u8>);
+
+    impl core::hash::Hasher for Fed {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.extend_from_slice(bytes);
+        }
+        fn finish(&self) -> u64 {
+            0
+        }
+    }
+
+    fn fed(e: &Event) -> Vec<u8> {
+        let mut h = Fed::default();
+        core::hash::Hash::hash(e, &mut h);
+        h.0
+    }
+
+    #[test]
+    fn equality_hash_and_debug_cover_the_type_and_the_id() {
+        let e = Event::new("a", "d", "1");
+        let other_type = Event::new("b", "d", "1");
+        let other_id = Event::new("a", "d", "2");
+        assert_ne!(e, other_type);
+        assert_ne!(e, other_id);
+        // Inline or shared, the same bytes are the same event.
+        let long = "x".repeat(INLINE + 1);
+        let gathered = decode_chunks(&[b"event: a\nid: 1\ndata: d\n\n"]).0;
+        assert_eq!(gathered, [Ok(Frame::Event(e.clone()))]);
+        assert_eq!(
+            Event::new(long.clone(), "d", ""),
+            Event::new(Bytes::from(long), "d", "")
+        );
+
+        assert_eq!(fed(&e), fed(&e.clone()));
+        assert_ne!(fed(&e), fed(&other_type));
+        assert_ne!(fed(&e), fed(&other_id));
+
+        let debug = alloc::format!("{e:?}");
+        assert!(debug.contains(r#"event_type: "a""#), "{debug}");
+        assert!(debug.contains(r#"last_event_id: "1""#), "{debug}");
+    }
+
+    #[test]
+    fn pending_input_counts_every_queued_chunk() {
+        let mut d = Decoder::new();
+        d.push(Bytes::from_static(b"data: a\n"));
+        d.push(Bytes::new());
+        d.push(Bytes::from_static(b"\n"));
+        d.push(Bytes::from_static(b"data: b\n\n"));
+        assert_eq!(d.pending_input(), 8 + 1 + 9);
+        assert_eq!(d.next_frame(), Some(ev("message", "a", "")));
+        assert_eq!(d.pending_input(), 9);
+    }
+
+    #[test]
+    fn finish_counts_undecoded_events_but_not_undecoded_retries_or_comments() {
+        for (undecoded, lost) in [
+            (&b"retry: 5\n"[..], false),
+            (b": note\n", false),
+            (b"id: 3\n\n", false),
+            (b"data: x\n\n", true),
+            (b"retry: 5\ndata: x\n\n", true),
+        ] {
+            let mut d = Decoder::new().comments(true);
+            d.push(Bytes::from_static(undecoded));
+            assert_eq!(
+                d.finish(),
+                lost,
+                "{:?}",
+                alloc::string::String::from_utf8_lossy(undecoded)
+            );
+        }
+        // An oversized event in undecoded input was never reported: lost.
+        let mut d = Decoder::new().max_event_size(2);
+        d.push(Bytes::from_static(b"data: long\n\n"));
+        assert!(d.finish());
+    }
+
+    #[test]
+    fn the_gathering_buffer_is_reused_by_the_next_event() {
+        let mut d = Decoder::new();
+        // Data in two pieces is gathered into a buffer; the second piece
+        // makes it grow (geometrically), which leaves room after the data.
+        let mut out: Vec<_> = d.frames(Bytes::from_static(b"data: 0123456789")).collect();
+        out.extend(d.frames(Bytes::from_static(b"a\n\n")));
+        let [Ok(Frame::Event(first))] = &out[..] else {
+            panic!("{out:?}");
+        };
+        // While the first event is alive, the next gathered data is written
+        // in that room, right after it, not in a new allocation.
+        let mut next: Vec<_> = d.frames(Bytes::from_static(b"data: x")).collect();
+        next.extend(d.frames(Bytes::from_static(b"y\n\n")));
+        let [Ok(Frame::Event(second))] = &next[..] else {
+            panic!("{next:?}");
+        };
+        assert_eq!((&*first.data(), &*second.data()), ("0123456789a", "xy"));
+        assert_eq!(
+            second.data_bytes().as_ptr() as usize,
+            first.data_bytes().as_ptr() as usize + first.data_bytes().len()
+        );
+    }
+
+    #[test]
+    fn two_long_data_lines_are_joined_in_a_buffer_of_their_size() {
+        // The first line is kept shared; the second makes the decoder
+        // gather both, reserving room for the two and a LF (and not, say,
+        // their product, which no allocator could give).
+        let len = 12 << 20;
+        let mut first = b"data: ".to_vec();
+        first.resize(6 + len, b'a');
+        first.push(b'\n');
+        let mut second = b"data: ".to_vec();
+        second.resize(6 + len, b'b');
+        second.extend_from_slice(b"\n\n");
+        let mut d = Decoder::new().max_event_size(4 * len);
+        let mut out: Vec<_> = d.frames(first).collect();
+        out.extend(d.frames(second));
+        let [Ok(Frame::Event(e))] = &out[..] else {
+            panic!("{} frames", out.len());
+        };
+        let data = e.data_bytes();
+        assert_eq!(data.len(), 2 * len + 1);
+        assert!(data[..len].iter().all(|&b| b == b'a'));
+        assert_eq!(data[len], b'\n');
+        assert!(data[len + 1..].iter().all(|&b| b == b'b'));
+    }
+
+    #[test]
+    fn offset_in_finds_only_parts_inside_the_chunk() {
+        let buf = [0u8; 8];
+        let chunk = &buf[..4];
+        assert_eq!(offset_in(chunk, &buf[1..3]), Some(1));
+        assert_eq!(offset_in(chunk, &buf[..4]), Some(0));
+        assert_eq!(offset_in(chunk, &buf[4..4]), Some(4));
+        // Running past its end, starting after it, or starting before it.
+        assert_eq!(offset_in(chunk, &buf[2..6]), None);
+        assert_eq!(offset_in(chunk, &buf[5..7]), None);
+        assert_eq!(offset_in(&buf[4..], &buf[..2]), None);
+    }
+
+    #[test]
+    fn the_limit_counts_data_bytes_plus_one_per_data_line_and_type_id_and_comment_bytes() {
+        let decode = |input: &'static [u8]| {
+            let mut d = Decoder::new().max_event_size(8);
+            d.frames(Bytes::from_static(input)).collect::<Vec<_>>()
+        };
+        let too_large = |offset| Err(DecodeError::TooLarge { limit: 8, offset });
+        // Exactly at the limit is allowed; one byte more is not.
+        assert_eq!(decode(b"data: 1234567\n\n"), [ev("message", "1234567", "")]);
+        assert_eq!(decode(b"data: 12345678\n\n"), [too_large(6)]);
+        assert_eq!(
+            decode(b"data: 123\ndata\ndata: 12\n\n"),
+            [ev("message", "123\n\n12", "")]
+        );
+        // An event type or id counts its bytes alone.
+        assert_eq!(decode(b"event: 1234567\ndata\n\n"), [ev("1234567", "", "")]);
+        assert_eq!(
+            decode(b"id: 1234567\ndata\n\n"),
+            [ev("message", "", "1234567")]
+        );
+        assert_eq!(decode(b"event: 123456789\n\n"), [too_large(7)]);
+        // A comment line, when comments are handed out, counts its bytes
+        // after the colon.
+        let comments = |input: &'static [u8]| {
+            let mut d = Decoder::new().comments(true).max_event_size(8);
+            d.frames(Bytes::from_static(input)).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            comments(b": 1234567\n"),
+            [Ok(Frame::Comment(Bytes::from_static(b" 1234567")))]
+        );
+        assert_eq!(comments(b": 12345678\n"), [too_large(1)]);
+    }
 }

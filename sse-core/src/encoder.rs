@@ -724,4 +724,40 @@ mod tests {
             assert_eq!(digits(n), d, "{n}");
         }
     }
+
+    /// `ServerEvent::to_bytes` and the body adapter reserve `size_hint`
+    /// bytes: enough for an event whose data is one line, and not much more.
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn size_hint_covers_an_event_with_one_line_of_data_and_little_more() {
+        let text = "x".repeat(100);
+        let text = text.as_str();
+        let events = [
+            ServerEvent::new(),
+            ServerEvent::new().comment(text),
+            ServerEvent::new().event(text),
+            ServerEvent::new().id(text),
+            ServerEvent::new().data(text),
+            ServerEvent::new().data(""),
+            ServerEvent::new().retry(Duration::MAX),
+            ServerEvent::new()
+                .comment("c")
+                .event("e")
+                .id("")
+                .retry(Duration::from_millis(1500))
+                .data(text),
+            ServerEvent::new()
+                .comment(text)
+                .event(text)
+                .id(text)
+                .retry(Duration::MAX)
+                .data(text),
+        ];
+        for event in events {
+            let (hint, len) = (event.size_hint(), event.to_bytes().expect("valid").len());
+            // A few bytes per part at most: `: ` is shorter than `event: `,
+            // and a `retry` has room for 20 digits.
+            assert!(len <= hint && hint <= len + 32, "{len} {hint} {event:?}");
+        }
+    }
 }
