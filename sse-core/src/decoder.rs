@@ -1268,31 +1268,6 @@ mod tests {
     }
 
     #[test]
-    fn two_long_data_lines_are_joined_in_a_buffer_of_their_size() {
-        // The first line is kept shared; the second makes the decoder
-        // gather both, reserving room for the two and a LF (and not, say,
-        // their product, which no allocator could give).
-        let len = 12 << 20;
-        let mut first = b"data: ".to_vec();
-        first.resize(6 + len, b'a');
-        first.push(b'\n');
-        let mut second = b"data: ".to_vec();
-        second.resize(6 + len, b'b');
-        second.extend_from_slice(b"\n\n");
-        let mut d = Decoder::new().max_event_size(4 * len);
-        let mut out: Vec<_> = d.frames(first).collect();
-        out.extend(d.frames(second));
-        let [Ok(Frame::Event(e))] = &out[..] else {
-            panic!("{} frames", out.len());
-        };
-        let data = e.data_bytes();
-        assert_eq!(data.len(), 2 * len + 1);
-        assert!(data[..len].iter().all(|&b| b == b'a'));
-        assert_eq!(data[len], b'\n');
-        assert!(data[len + 1..].iter().all(|&b| b == b'b'));
-    }
-
-    #[test]
     fn offset_in_finds_only_parts_inside_the_chunk() {
         let buf = [0u8; 8];
         let chunk = &buf[..4];
