@@ -769,11 +769,13 @@ impl<'a> Sink<'a> for Collect<'a, '_> {
 
     fn comment(&mut self, part: &'a [u8], last: bool) -> ControlFlow<Out> {
         let st = &mut *self.st;
+        // Kept even when comments are off: were they switched off within a
+        // comment line, the next line's first piece would not be first.
+        let first = !st.in_line;
+        st.in_line = !last;
         if !st.comments {
             return ControlFlow::Continue(());
         }
-        let first = !st.in_line;
-        st.in_line = !last;
         if first {
             st.comment_size = 0;
             st.comment_over = false;
@@ -895,6 +897,30 @@ mod tests {
                 }),
                 Ok(Frame::Comment(Bytes::from_static(b" ok"))),
                 ev("message", "x", ""),
+            ]
+        );
+    }
+
+    #[test]
+    fn switching_comments_off_in_a_comment_line_loses_no_later_line_break_retry_or_comment() {
+        let mut d = Decoder::new().comments(true);
+        let mut out: Vec<_> = d
+            .frames(Bytes::from_static(b"data: a\ndata: b\n: no"))
+            .collect();
+        // Off for the rest of that comment line: the lines after it are
+        // still new lines.
+        let mut d = d.comments(false);
+        out.extend(d.frames(Bytes::from_static(b"te\ndata: c\nretry: 7\n\n")));
+        // On again: the next comment starts afresh.
+        let mut d = d.comments(true);
+        out.extend(d.frames(Bytes::from_static(b": la")));
+        out.extend(d.frames(Bytes::from_static(b"ter\n")));
+        assert_eq!(
+            out,
+            [
+                Ok(Frame::Retry(Duration::from_millis(7))),
+                ev("message", "a\nb\nc", ""),
+                Ok(Frame::Comment(Bytes::from_static(b" later"))),
             ]
         );
     }
