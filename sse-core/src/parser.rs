@@ -482,6 +482,20 @@ mod tests {
     }
 
     #[test]
+    fn unknown_names_whole_or_split_are_skipped_and_the_next_line_is_kept() {
+        let whole = b"data: x\nretryy: 1\nidentity\ndata: y\n";
+        assert_eq!(parse(&[whole]), ["data=x$", "data=y$"]);
+        for cut in 0..whole.len() {
+            let (a, b) = whole.split_at(cut);
+            assert_eq!(
+                joined(parse(&[a, b])),
+                ["data=x$", "data=y$"],
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
     fn name_and_value_split_anywhere() {
         let whole = b"retry: 10\nevent: a\n";
         for cut in 0..whole.len() {
