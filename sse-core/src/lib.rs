@@ -239,6 +239,8 @@ mod encoder;
 #[cfg(feature = "alloc")]
 mod http_date;
 mod parser;
+#[cfg(any(feature = "client", feature = "body"))]
+mod time;
 
 pub use encoder::{encode, encoded_len, EncodeError, EventRef, Line, KEEP_ALIVE};
 #[cfg(feature = "alloc")]

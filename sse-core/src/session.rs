@@ -249,6 +249,13 @@ impl Config {
         self
     }
 
+    /// A decoder with this config's limit and comment setting.
+    fn decoder(&self) -> Decoder {
+        Decoder::new()
+            .max_event_size(self.max_event_size)
+            .comments(self.comments)
+    }
+
     /// Hand out comment lines as [`Action::Comment`] (default `false`):
     /// keep-alives, and what proxies and gateways write to say they are
     /// alive.
@@ -553,9 +560,7 @@ pub struct Session {
 impl Session {
     /// A session that will connect on the first [`Session::poll`].
     pub fn new(config: Config) -> Self {
-        let decoder = Decoder::new()
-            .max_event_size(config.max_event_size)
-            .comments(config.comments);
+        let decoder = config.decoder();
         Session {
             rng: SplitMix64::new(config.seed.unwrap_or_else(entropy)),
             config,
@@ -571,10 +576,7 @@ impl Session {
     /// Starts from a last event ID, as a client that resumes a stream it
     /// read before.
     pub fn with_last_event_id(mut self, id: impl Into<Bytes>) -> Self {
-        self.decoder = Decoder::new()
-            .max_event_size(self.config.max_event_size)
-            .comments(self.config.comments)
-            .with_last_event_id(id);
+        self.decoder = self.config.decoder().with_last_event_id(id);
         self
     }
 

@@ -359,12 +359,9 @@ where
     }
 }
 
-/// The instant `delay` from now; a delay too long to be an instant is taken
-/// as about 30 years, as tokio's own timers do: never a panic.
+/// The instant `delay` from now, never a panic.
 fn after(delay: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(delay)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+    crate::time::instant_after(Instant::now(), delay)
 }
 
 /// The headers of an SSE response: `content-type: text/event-stream`,

@@ -618,21 +618,14 @@ struct Driver<C: Connector> {
     done: bool,
 }
 
-/// About 30 years: the deadline of a wait too long to be an instant.
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
-
 impl<C: Connector> Driver<C> {
     fn now(&self) -> Duration {
         self.start.elapsed()
     }
 
-    /// The instant of the session's time `at`. A time too far to be an
-    /// instant (a server's `retry: 18446744073709551615`) is taken as about
-    /// 30 years from now, as tokio's own timeouts do: never a panic.
+    /// The instant of the session's time `at`, never a panic.
     fn instant(&self, at: Duration) -> Instant {
-        self.start
-            .checked_add(at)
-            .unwrap_or_else(|| Instant::now() + FAR_FUTURE)
+        crate::time::instant_after(self.start, at)
     }
 
     /// Carries out a command from a [`Handle`], if there is one.
