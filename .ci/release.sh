@@ -41,7 +41,8 @@ combos=(
     "--no-default-features --features hyper"
     "--no-default-features --features codec"
     "--no-default-features --features stream"
-    "--no-default-features --features body"
+    "--no-default-features --features server"
+    "--no-default-features --features axum"
     "--all-features"
 )
 for combo in "${combos[@]}"; do

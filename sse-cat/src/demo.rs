@@ -1,36 +1,52 @@
 //! A demo server: a live ticker over SSE, with ids, multi-line data and
 //! custom event types, resumption from `Last-Event-ID`, and a page that
-//! shows the events in a browser.
+//! shows the events in a browser. It is the example to copy, so it is
+//! hardened against hostile clients (see [`DemoConfig`]).
 //!
 //! Run it with `cargo run -p sse-cat --example ticker_server`, then open
 //! the address it prints, or follow it with `sse-cat http://ADDR/events`.
 //!
 //! - `GET /`: the page; its `EventSource` shows every event. With `?n=N` it
 //!   posts the first N events it received to `/report` as JSON, then closes.
-//! - `GET /events`: the stream. A client without `Last-Event-ID` gets the
-//!   events still in the replay log, then live ones; a client with one gets
-//!   the events after it, or a `reset` event when the log cannot resume it
-//!   (its id is too old or unknown), never a silent gap.
-//! - `POST /report`: kept for [`Demo::reports`].
+//! - `GET /events`: the stream, from a [`Hub`]. A client without
+//!   `Last-Event-ID` gets the events still in the hub's log, then live ones;
+//!   a client with one gets the events after it, or a `reset` event when
+//!   the hub cannot resume it (its id is too old, of another run of the
+//!   server, or not the hub's), never a silent gap.
+//! - `POST /report`: kept for [`Demo::reports`] (at most 64 KiB, else 413).
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::stream::{self, BoxStream};
+use futures_util::stream;
 use futures_util::StreamExt;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use sse_proto::adapter::body::{last_event_id, response, SseBody};
-use sse_proto::replay::ReplayLog;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use sse_proto::adapter::body::{response, SseBody};
+use sse_proto::server::{last_event_id, Encoded, EndAfter, Hub, HubConfig, WriteTimeout};
 use sse_proto::ServerEvent;
 use tokio::net::TcpListener;
-use tokio::sync::broadcast;
+
+/// The stream's name in the hub.
+const STREAM: &str = "ticker";
+
+/// The largest `POST /report` body kept.
+pub const MAX_REPORT: usize = 64 * 1024;
+
+/// The largest request head (request line and headers) read: a longer one,
+/// such as a 1 MiB `Last-Event-ID`, gets 431 and is not held.
+pub const MAX_HEAD: usize = 16 * 1024;
+
+/// How many `Last-Event-ID`s [`Demo::last_event_ids`] keeps (the latest).
+pub const KEPT_IDS: usize = 64;
 
 /// How the demo behaves.
 #[derive(Debug, Clone)]
@@ -41,13 +57,19 @@ pub struct DemoConfig {
     pub interval: Duration,
     /// End each connection after this many events, to show clients
     /// resuming (`None`: never).
-    pub drop_after: Option<usize>,
+    pub drop_after: Option<u64>,
     /// The reconnection time sent to each client.
     pub retry: Duration,
     /// The keep-alive interval (`None`: no keep-alives).
     pub keep_alive: Option<Duration>,
-    /// How many events the replay log keeps.
+    /// How many events the hub's log keeps.
     pub replay: usize,
+    /// A connection that has not sent its whole request head this long
+    /// after it opened (or after its previous response) is closed.
+    pub header_timeout: Duration,
+    /// A connection whose writes have waited this long (its client stopped
+    /// reading) is closed; see [`WriteTimeout`].
+    pub write_timeout: Duration,
 }
 
 impl Default for DemoConfig {
@@ -59,6 +81,8 @@ impl Default for DemoConfig {
             retry: Duration::from_secs(2),
             keep_alive: Some(Duration::from_secs(15)),
             replay: 1000,
+            header_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -92,10 +116,10 @@ pub fn ticker_parts(n: u64) -> (&'static str, String) {
 #[derive(Debug)]
 struct State {
     config: DemoConfig,
-    log: Mutex<ReplayLog>,
-    live: broadcast::Sender<ServerEvent>,
+    hub: Hub,
+    published: AtomicU64,
     reports: Mutex<Vec<String>>,
-    last_event_ids: Mutex<Vec<Option<String>>>,
+    last_event_ids: Mutex<VecDeque<Option<String>>>,
 }
 
 /// A handle on a running demo server.
@@ -110,9 +134,20 @@ impl Demo {
         lock(&self.state.reports).clone()
     }
 
-    /// The `Last-Event-ID` of each `/events` request, in order.
+    /// The `Last-Event-ID` of each of the last [`KEPT_IDS`] `/events`
+    /// requests, in order.
     pub fn last_event_ids(&self) -> Vec<Option<String>> {
-        lock(&self.state.last_event_ids).clone()
+        lock(&self.state.last_event_ids).iter().cloned().collect()
+    }
+
+    /// How many events the ticker has published.
+    pub fn published(&self) -> u64 {
+        self.state.published.load(Ordering::SeqCst)
+    }
+
+    /// The hub the ticker publishes to (stream `ticker`).
+    pub fn hub(&self) -> &Hub {
+        &self.state.hub
     }
 }
 
@@ -124,26 +159,46 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Starts the ticker and serves `listener` until the runtime stops.
 pub fn serve(listener: TcpListener, config: DemoConfig) -> Demo {
     let state = Arc::new(State {
-        log: Mutex::new(ReplayLog::new(config.replay, 64 << 20)),
-        live: broadcast::channel(1024).0,
+        hub: Hub::with_config(HubConfig::default().max_events(config.replay)),
+        published: AtomicU64::new(0),
         reports: Mutex::new(Vec::new()),
-        last_event_ids: Mutex::new(Vec::new()),
+        last_event_ids: Mutex::new(VecDeque::new()),
         config,
     });
     tokio::spawn(ticker(state.clone()));
-    let accepting = state.clone();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let state = accepting.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| handle(state.clone(), req));
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), service)
-                    .await;
-            });
-        }
-    });
+    tokio::spawn(accept(listener, state.clone()));
     Demo { state }
+}
+
+/// Accepts connections for as long as the runtime runs. An accept error
+/// (out of file descriptors, say) is not the end: it waits, from 10 ms
+/// doubling up to 1 s while the errors go on, and tries again.
+async fn accept(listener: TcpListener, state: Arc<State>) {
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let tcp = match listener.accept().await {
+            Ok((tcp, _)) => {
+                backoff = Duration::from_millis(10);
+                tcp
+            }
+            Err(e) => {
+                eprintln!("demo: accept failed ({e}); trying again in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let io = WriteTimeout::new(tcp, state.config.write_timeout);
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(state.config.header_timeout)
+                .max_buf_size(MAX_HEAD);
+            let service = service_fn(move |req| handle(state.clone(), req));
+            let _ = http.serve_connection(TokioIo::new(io), service).await;
+        });
+    }
 }
 
 async fn ticker(state: Arc<State>) {
@@ -154,11 +209,8 @@ async fn ticker(state: Arc<State>) {
             return;
         }
         every.tick().await;
-        // Log and broadcast under one lock, so that a client subscribing
-        // under it sees each event once: from the log or live.
-        let mut log = lock(&state.log);
-        if let Ok((_, event)) = log.push(ticker_event(n)) {
-            let _ = state.live.send(event);
+        if state.hub.publish(STREAM, ticker_event(n)).is_ok() {
+            state.published.store(n, Ordering::SeqCst);
         }
     }
 }
@@ -170,14 +222,14 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         (&Method::GET, "/") => page(),
         (&Method::GET, "/events") => events(&state, &req),
         (&Method::POST, "/report") => {
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            lock(&state.reports).push(String::from_utf8_lossy(&body).into_owned());
-            plain(StatusCode::NO_CONTENT, "")
+            match Limited::new(req.into_body(), MAX_REPORT).collect().await {
+                Ok(body) => {
+                    let body = body.to_bytes();
+                    lock(&state.reports).push(String::from_utf8_lossy(&body).into_owned());
+                    plain(StatusCode::NO_CONTENT, "")
+                }
+                Err(_) => plain(StatusCode::PAYLOAD_TOO_LARGE, "too large\n"),
+            }
         }
         _ => plain(StatusCode::NOT_FOUND, "not found\n"),
     })
@@ -203,34 +255,22 @@ fn page() -> Response<Body> {
 }
 
 fn events(state: &State, req: &Request<Incoming>) -> Response<Body> {
-    let last = last_event_id(req.headers()).map(str::to_owned);
-    lock(&state.last_event_ids).push(last.clone());
-    let (backlog, live) = {
-        let log = lock(&state.log);
-        let backlog: Vec<ServerEvent> = match last.as_deref().map(|id| log.since(id)) {
-            None => log.events().collect(),
-            Some(Ok(events)) => events.collect(),
-            Some(Err(why)) => vec![ServerEvent::new().event("reset").data(format!(
-                "cannot resume after id {}: {why}; start over",
-                last.as_deref().unwrap_or("")
-            ))],
-        };
-        (backlog, state.live.subscribe())
-    };
-    let live = stream::unfold(live, |mut rx| async move {
-        match rx.recv().await {
-            Ok(event) => Some((event, rx)),
-            // Fell behind or shut down: end the connection; the client
-            // resumes from the log.
-            Err(_) => None,
+    let last = last_event_id(req.headers());
+    {
+        let mut ids = lock(&state.last_event_ids);
+        if ids.len() == KEPT_IDS {
+            ids.pop_front();
         }
-    });
-    let mut events: BoxStream<'static, ServerEvent> = stream::iter(backlog).chain(live).boxed();
-    if let Some(k) = state.config.drop_after {
-        events = events.take(k).boxed();
+        ids.push_back(last.map(str::to_owned));
     }
-    let prelude = stream::iter([ServerEvent::new().retry(state.config.retry)]);
-    let body = SseBody::with_keep_alive(prelude.chain(events), state.config.keep_alive);
+    let events = state.hub.subscribe_with_backlog(STREAM, last);
+    let retry = Encoded::new(&ServerEvent::new().retry(state.config.retry))
+        .expect("a retry block is always valid");
+    let mut body =
+        SseBody::with_keep_alive(stream::iter([retry]).chain(events), state.config.keep_alive);
+    if let Some(k) = state.config.drop_after {
+        body = body.end_after(EndAfter::events(k));
+    }
     response(body.map_err(Into::into).boxed_unsync())
 }
 

@@ -11,10 +11,11 @@ use http_body_util::{BodyDataStream, BodyExt, Empty};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use sse_cat::demo::{serve, ticker_parts, DemoConfig};
-use sse_proto::adapter::body::{headers, last_event_id, response, SseBody};
+use sse_proto::adapter::body::{headers, response, SseBody};
 use sse_proto::adapter::codec::{CodecError, SseCodec};
 use sse_proto::adapter::stream::{EventStream, StreamError};
 use sse_proto::client::{Client, Update};
+use sse_proto::server::last_event_id;
 use sse_proto::session::Config;
 use sse_proto::{DecodeError, Decoder, EncodeError, Event, Frame, Line, ServerEvent};
 use tokio::net::TcpListener;
@@ -263,7 +264,16 @@ fn demo_config() -> DemoConfig {
         retry: Duration::from_millis(50),
         keep_alive: Some(Duration::from_millis(200)),
         replay: 100,
+        ..DemoConfig::default()
     }
+}
+
+/// The ticker's event number in a hub id (`EPOCH-STREAM-N`).
+fn seq(id: &str) -> u64 {
+    id.rsplit('-')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a hub id: {id}"))
 }
 
 fn fast_client_config() -> Config {
@@ -290,41 +300,35 @@ async fn demo_server_resumes_a_client_after_each_drop() {
             (
                 e.event_type().into_owned(),
                 e.data().into_owned(),
-                e.last_event_id().into_owned(),
+                seq(&e.last_event_id()),
             )
         })
         .collect();
     let expected: Vec<_> = (1..=12)
         .map(|n| {
             let (t, d) = ticker_parts(n);
-            (t.to_owned(), d, n.to_string())
+            (t.to_owned(), d, n)
         })
         .collect();
     assert_eq!(got, expected);
+    // Every id is the hub's, of one epoch.
+    let epoch = format!("{:016x}-", demo.hub().epoch());
+    assert!(events.iter().all(|e| e.last_event_id().starts_with(&epoch)));
     // Dropped after every 5 events, resumed from the last id each time.
-    assert_eq!(
-        demo.last_event_ids()[..3],
-        [None, Some("5".into()), Some("10".into())]
-    );
+    let ids = demo.last_event_ids();
+    assert_eq!(ids[0], None);
+    let resumed: Vec<u64> = ids[1..3]
+        .iter()
+        .map(|id| seq(id.as_deref().expect("an id")))
+        .collect();
+    assert_eq!(resumed, [5, 10]);
 }
 
-#[tokio::test(start_paused = true)]
-async fn demo_server_says_reset_to_a_client_resuming_from_an_id_its_log_no_longer_holds() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/events", listener.local_addr().expect("address"));
-    let mut config = demo_config();
-    config.replay = 3;
-    let _demo = serve(listener, config);
-    // Let the ticker finish (12 events every 20 ms, 3 kept: ids 10 to 12) on
-    // the paused clock: the sleep ends at 500 ms only after every tick up to
-    // 240 ms has run, however slow the machine. Then real time again, for the
-    // client's socket.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    tokio::time::resume();
-    // Resume from 2: gone from the log.
-    let connector = sse_proto::client::hyper::HyperConnector::new(&url).expect("URL");
-    let client = Client::new(connector, fast_client_config()).with_last_event_id("2");
-    let first = bounded(
+/// The first event a client resuming from `id` gets from the demo at `url`.
+async fn first_event(url: &str, id: &str) -> Event {
+    let connector = sse_proto::client::hyper::HyperConnector::new(url).expect("URL");
+    let client = Client::new(connector, fast_client_config()).with_last_event_id(id.to_owned());
+    bounded(
         client
             .updates()
             .filter_map(|u| async move {
@@ -337,12 +341,45 @@ async fn demo_server_says_reset_to_a_client_resuming_from_an_id_its_log_no_longe
             .next(),
     )
     .await
-    .expect("an event");
+    .expect("an event")
+}
+
+#[tokio::test(start_paused = true)]
+async fn demo_server_says_reset_to_a_client_whose_id_is_gone_or_of_a_server_restarted() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/events", listener.local_addr().expect("address"));
+    let mut config = demo_config();
+    config.replay = 3;
+    let demo = serve(listener, config.clone());
+    // Let the ticker finish (12 events every 20 ms, 3 kept: 10 to 12) on the
+    // paused clock: the sleep ends at 500 ms only after every tick up to
+    // 240 ms has run, however slow the machine. Then real time again, for
+    // the client's socket.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(demo.published(), 12);
+    tokio::time::resume();
+    let id = |n: u64| format!("{:016x}-0-{n}", demo.hub().epoch());
+
+    // Event 3 is gone from the log: a reset, whose id is the newest event,
+    // so that the client's next resume starts there.
+    let first = first_event(&url, &id(2)).await;
     assert_eq!(first.event_type(), "reset");
-    assert!(
-        first.data().contains("after id 2")
-            && first.data().contains("gone (the oldest kept is 10)"),
-        "{}",
-        first.data()
+    assert_eq!(first.data(), r#"{"reason":"lost"}"#);
+    assert_eq!(first.last_event_id(), id(12));
+    // Event 11 is kept: a resume.
+    let first = first_event(&url, &id(10)).await;
+    assert_eq!(
+        (first.event_type(), first.last_event_id()),
+        ("quote".into(), id(11).into())
     );
+
+    // The server restarted: the same id means nothing to the new one,
+    // although event 11 exists there too.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/events", listener.local_addr().expect("address"));
+    let restarted = serve(listener, config);
+    assert_ne!(restarted.hub().epoch(), demo.hub().epoch());
+    let first = first_event(&url, &id(10)).await;
+    assert_eq!(first.event_type(), "reset");
+    assert_eq!(first.data(), r#"{"reason":"unknown"}"#);
 }

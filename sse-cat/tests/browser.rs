@@ -19,7 +19,7 @@ use sse_cat::demo::{serve, ticker_parts, DemoConfig};
 use tokio::net::TcpListener;
 
 const EVENTS: u64 = 15;
-const DROP_AFTER: usize = 4;
+const DROP_AFTER: u64 = 4;
 
 fn find_chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -50,6 +50,7 @@ async fn browser_gets_every_event_once_in_order_across_dropped_connections() {
             retry: Duration::from_millis(100),
             keep_alive: Some(Duration::from_secs(1)),
             replay: 100,
+            ..DemoConfig::default()
         },
     );
 
@@ -99,6 +100,8 @@ async fn browser_gets_every_event_once_in_order_across_dropped_connections() {
 
     let report = report.expect("the browser reported its events within 60 s");
     let got: Vec<Value> = serde_json::from_str(&report).expect("the report is JSON");
+    // Hub ids: EPOCH-STREAM-N.
+    let id = |n: u64| format!("{:016x}-0-{n}", demo.hub().epoch());
     let got: Vec<(String, String, String)> = got
         .iter()
         .map(|e| {
@@ -109,15 +112,15 @@ async fn browser_gets_every_event_once_in_order_across_dropped_connections() {
     let expected: Vec<(String, String, String)> = (1..=EVENTS)
         .map(|n| {
             let (event_type, data) = ticker_parts(n);
-            (event_type.to_owned(), data, n.to_string())
+            (event_type.to_owned(), data, id(n))
         })
         .collect();
     assert_eq!(got, expected, "the browser's events");
 
     // The browser reconnected after every drop, resuming from the last id.
     let ids = demo.last_event_ids();
-    let resumed: Vec<Option<String>> = (0..EVENTS as usize / DROP_AFTER + 1)
-        .map(|k| (k > 0).then(|| (k * DROP_AFTER).to_string()))
+    let resumed: Vec<Option<String>> = (0..EVENTS / DROP_AFTER + 1)
+        .map(|k| (k > 0).then(|| id(k * DROP_AFTER)))
         .collect();
     assert_eq!(
         ids[..resumed.len()],

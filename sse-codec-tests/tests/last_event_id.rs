@@ -1,10 +1,10 @@
 //! One wire rule, both directions: the `Last-Event-ID` a client sends
 //! (`session::last_event_id_header`) is the one a server reads
-//! (`adapter::body::last_event_id`), for any id.
+//! (`server::last_event_id`), for any id.
 
 use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
-use sse_proto::adapter::body::last_event_id;
+use sse_proto::server::last_event_id;
 use sse_proto::session::last_event_id_header;
 
 /// What a server reads of the header a client sends for `id`, or `None`

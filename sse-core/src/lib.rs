@@ -46,25 +46,29 @@
 //! # Serve a stream
 //!
 //! ```toml
-//! sse-proto = { version = "0.1", features = ["body"] }
+//! sse-proto = { version = "0.1", features = ["axum"] }  # or "server" for any http-body stack
 //! ```
 //!
-//! [`adapter::body::SseBody`] is an `http_body::Body` over a `Stream` of
-//! [`ServerEvent`]s, with keep-alive comments; [`adapter::body::response`]
-//! adds the headers browsers and proxies need. An axum handler:
+//! [`server::Hub`] fans events out to every subscriber, encoded once, and
+//! resumes a reconnecting client from `Last-Event-ID` with exactly the
+//! events it missed, or says it cannot ([`server::Resume`]).
+//! [`adapter::body::SseBody`] is the response body: any `Stream` of events,
+//! with keep-alive comments; with `axum` it is an `IntoResponse` with the
+//! headers browsers and proxies need. A complete axum handler:
 //!
 //! ```
-//! # #[cfg(feature = "body")] {
-//! use futures_util::stream;
-//! use sse_proto::adapter::body::{response, SseBody};
-//! use sse_proto::ServerEvent;
+//! # #[cfg(feature = "axum")] {
+//! use axum::{extract::State, http::HeaderMap};
+//! use sse_proto::adapter::body::SseBody;
+//! use sse_proto::server::{last_event_id, Hub, Subscription};
 //!
-//! async fn ticks() -> impl axum::response::IntoResponse {
-//!     let events = (1..=3).map(|n| ServerEvent::new().id(n.to_string()).data(format!("tick {n}")));
-//!     response(SseBody::new(stream::iter(events)))
+//! async fn events(State(hub): State<Hub>, headers: HeaderMap) -> SseBody<Subscription> {
+//!     SseBody::new(hub.subscribe("news", last_event_id(&headers)))
 //! }
-//! let app: axum::Router = axum::Router::new().route("/ticks", axum::routing::get(ticks));
-//! # let _ = app;
+//! let hub = Hub::new();
+//! let app = axum::Router::new().route("/events", axum::routing::get(events)).with_state(hub.clone());
+//! hub.publish("news", sse_proto::ServerEvent::new().data("hello")).unwrap();
+//! # let _: axum::Router = app;
 //! # }
 //! ```
 //!
@@ -112,26 +116,27 @@
 //! | [`Decoder`], [`Event`], [`Frame`] | owned events, bounded in size | `alloc` |
 //! | [`encode_to`], [`ServerEvent`] | events into any `BufMut`, an owned event builder | `alloc` |
 //! | [`session`] | the client's reconnection logic, without sockets or timers | `alloc` |
-//! | [`replay`] | a bounded log of the last events, to resume a client | `alloc` |
 //! | [`client`] | a reconnecting client over any HTTP stack | `client` |
 //! | `client::reqwest`, `client::hyper` | ready connectors, and `Client::get` | `reqwest`, `hyper` |
 //! | `adapter::codec` | a tokio-util `Decoder` and `Encoder` | `codec` |
 //! | `adapter::stream` | a `Stream` of byte chunks to a `Stream` of frames | `stream` |
-//! | `adapter::body` | an `http_body::Body` with keep-alives, and the response head | `body` |
+//! | [`server`] | `Last-Event-ID`, a broadcast [`server::Hub`] with a resumable log, [`server::EndAfter`] | `server` |
+//! | `adapter::body` | an `http_body::Body` with keep-alives, and the response head | `server` |
 //!
 //! # Crate features
 //!
 //! | feature | adds | pulls in |
 //! | --- | --- | --- |
 //! | `std` (default) | `alloc`, and `std` for `memchr` and `bytes` | `alloc` |
-//! | `alloc` | the decoder, `ServerEvent`, `encode_to`, `session`, `replay` | `bytes` |
+//! | `alloc` | the decoder, `ServerEvent`, `encode_to`, `session` | `bytes` |
 //! | `serde` | `ServerEvent::json_data` | `alloc`, `serde`, `serde_json` |
 //! | `client` | the `client` module | `std`, `http`, `tokio` (time, sync, macros), `futures-core`, `futures-util` |
 //! | `reqwest` | `client::reqwest::ReqwestConnector`, `Client::get` | `client`, `reqwest` (rustls with webpki roots, no OpenSSL, no decompression) |
 //! | `hyper` | `client::hyper::HyperConnector`, `Client::get` without `reqwest` | `client`, `hyper`, `hyper-util`, `hyper-rustls` and `rustls` (ring, webpki roots), `http-body-util`, `url` |
 //! | `codec` | `adapter::codec` | `std`, `tokio-util` (codec) |
 //! | `stream` | `adapter::stream` | `std`, `futures-core` |
-//! | `body` | `adapter::body` | `std`, `http`, `http-body`, `futures-core`, `tokio` (time) |
+//! | `server` | `server`, `adapter::body` | `std`, `http`, `http-body`, `futures-core`, `tokio` (time) |
+//! | `axum` | `SseBody` as an axum 0.8 `IntoResponse` | `server`, `axum-core` |
 //!
 //! Without `alloc` the crate depends on `memchr` alone and links no
 //! allocator (checked by a build for `thumbv7em-none-eabihf`). The minimum
@@ -177,11 +182,6 @@
     not(feature = "alloc"),
     doc = "[`session`]: https://docs.rs/sse-proto/latest/sse_proto/session/index.html"
 )]
-#![cfg_attr(feature = "alloc", doc = "[`replay`]: crate::replay")]
-#![cfg_attr(
-    not(feature = "alloc"),
-    doc = "[`replay`]: https://docs.rs/sse-proto/latest/sse_proto/replay/index.html"
-)]
 #![cfg_attr(feature = "client", doc = "[`client::Client`]: crate::client::Client")]
 #![cfg_attr(
     not(feature = "client"),
@@ -209,20 +209,35 @@
     doc = "[`adapter::stream::EventStream`]: https://docs.rs/sse-proto/latest/sse_proto/adapter/stream/struct.EventStream.html"
 )]
 #![cfg_attr(
-    feature = "body",
+    feature = "server",
     doc = "[`adapter::body::SseBody`]: crate::adapter::body::SseBody"
 )]
 #![cfg_attr(
-    not(feature = "body"),
+    not(feature = "server"),
     doc = "[`adapter::body::SseBody`]: https://docs.rs/sse-proto/latest/sse_proto/adapter/body/struct.SseBody.html"
 )]
+#![cfg_attr(feature = "server", doc = "[`server`]: crate::server")]
 #![cfg_attr(
-    feature = "body",
-    doc = "[`adapter::body::response`]: crate::adapter::body::response"
+    not(feature = "server"),
+    doc = "[`server`]: https://docs.rs/sse-proto/latest/sse_proto/server/index.html"
+)]
+#![cfg_attr(feature = "server", doc = "[`server::Hub`]: crate::server::Hub")]
+#![cfg_attr(
+    not(feature = "server"),
+    doc = "[`server::Hub`]: https://docs.rs/sse-proto/latest/sse_proto/server/struct.Hub.html"
+)]
+#![cfg_attr(feature = "server", doc = "[`server::Resume`]: crate::server::Resume")]
+#![cfg_attr(
+    not(feature = "server"),
+    doc = "[`server::Resume`]: https://docs.rs/sse-proto/latest/sse_proto/server/enum.Resume.html"
 )]
 #![cfg_attr(
-    not(feature = "body"),
-    doc = "[`adapter::body::response`]: https://docs.rs/sse-proto/latest/sse_proto/adapter/body/fn.response.html"
+    feature = "server",
+    doc = "[`server::EndAfter`]: crate::server::EndAfter"
+)]
+#![cfg_attr(
+    not(feature = "server"),
+    doc = "[`server::EndAfter`]: https://docs.rs/sse-proto/latest/sse_proto/server/struct.EndAfter.html"
 )]
 #![no_std]
 #![forbid(unsafe_code)]
@@ -239,7 +254,7 @@ mod encoder;
 #[cfg(feature = "alloc")]
 mod http_date;
 mod parser;
-#[cfg(any(feature = "client", feature = "body"))]
+#[cfg(any(feature = "client", feature = "server"))]
 mod time;
 
 pub use encoder::{encode, encoded_len, EncodeError, EventRef, Line, KEEP_ALIVE};
@@ -247,14 +262,14 @@ pub use encoder::{encode, encoded_len, EncodeError, EventRef, Line, KEEP_ALIVE};
 pub use encoder::{encode_to, ServerEvent};
 pub use parser::{Field, Parser, Sink, Stopped};
 
-#[cfg(any(feature = "codec", feature = "stream", feature = "body"))]
+#[cfg(any(feature = "codec", feature = "stream", feature = "server"))]
 pub mod adapter;
 #[cfg(feature = "client")]
 pub mod client;
 #[cfg(feature = "alloc")]
 mod decoder;
-#[cfg(feature = "alloc")]
-pub mod replay;
+#[cfg(feature = "server")]
+pub mod server;
 #[cfg(feature = "alloc")]
 pub mod session;
 #[cfg(feature = "alloc")]

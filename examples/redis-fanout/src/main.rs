@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use redis_fanout::{serve, Config, Fanout, Mode, ServerConfig};
-use sse_proto::adapter::body::EndAfter;
+use sse_proto::server::EndAfter;
 
 const USAGE: &str = "usage: redis-fanout [--redis URL] [--listen ADDR] [--stream KEY]
                     [--retry-ms MS] [--keep-alive-s S]

@@ -13,7 +13,8 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use sse_proto::adapter::body::{last_event_id, response, EndAfter, SseBody};
+use sse_proto::adapter::body::{response, SseBody};
+use sse_proto::server::{last_event_id, EndAfter};
 use sse_proto::ServerEvent;
 use tokio::net::TcpListener;
 

@@ -18,9 +18,9 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use redis_fanout::local::LocalRedis;
 use redis_fanout::{serve, Config, EntryId, Fanout, Mode, ServerConfig, RESET_EVENT};
-use sse_proto::adapter::body::EndAfter;
 use sse_proto::client::hyper::HyperConnector;
 use sse_proto::client::{Client, Connector, Error as ClientError, Request, Response, Update};
+use sse_proto::server::EndAfter;
 use sse_proto::session::Config as SessionConfig;
 
 /// The longest any test may take.

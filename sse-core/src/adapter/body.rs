@@ -32,6 +32,7 @@ use http_body::Frame;
 use tokio::time::{Instant, Sleep};
 
 use crate::encoder::{EncodeError, ServerEvent, KEEP_ALIVE};
+use crate::server::{Encoded, EndAfter};
 
 /// The default keep-alive interval: a comment after 15 s without an event,
 /// well inside the 30 to 60 s idle timeouts of common proxies.
@@ -77,79 +78,6 @@ pub struct SseBody<S> {
     ended: bool,
 }
 
-/// When a body ends on its own, for a server that prefers polling to
-/// streaming on some connections (near its connection limit, say).
-///
-/// The standard lets a server close a stream at any time: the client
-/// reconnects after its reconnection time and sends `Last-Event-ID`, so a
-/// server that resumes from that ID loses nothing. A body with an
-/// `EndAfter` ends after `events` events or after `time`, whichever comes
-/// first, and sends `retry` just before it ends, so that the client comes
-/// back after that delay.
-///
-/// # Example
-///
-/// ```
-/// use std::time::Duration;
-/// use futures_util::stream;
-/// use http_body_util::BodyExt;
-/// use sse_proto::adapter::body::{EndAfter, SseBody};
-/// use sse_proto::ServerEvent;
-///
-/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-/// let events = stream::iter((1..=5).map(|i| ServerEvent::new().id(i.to_string()).data("x")));
-/// let end = EndAfter::events(2).retry(Duration::from_secs(1));
-/// let body = SseBody::with_keep_alive(events, None).end_after(end);
-/// let bytes = body.collect().await.unwrap().to_bytes();
-/// assert_eq!(bytes, "id: 1\ndata: x\n\nid: 2\ndata: x\n\nretry: 1000\n\n");
-/// # });
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct EndAfter {
-    events: Option<u64>,
-    time: Option<Duration>,
-    retry: Option<Duration>,
-}
-
-impl EndAfter {
-    /// End after `n` events (at least one: a poll must make progress).
-    /// Only events with data count: a block of only `retry` or `id`, or a
-    /// comment, is not dispatched by the client.
-    pub fn events(n: u64) -> Self {
-        EndAfter {
-            events: Some(n.max(1)),
-            ..EndAfter::default()
-        }
-    }
-
-    /// End after `time`, counted from the body's creation; waiting for an
-    /// event or not.
-    pub fn time(time: Duration) -> Self {
-        EndAfter {
-            time: Some(time),
-            ..EndAfter::default()
-        }
-    }
-
-    /// Also end after `n` events, if that comes first.
-    pub fn or_events(mut self, n: u64) -> Self {
-        self.events = Some(n.max(1));
-        self
-    }
-
-    /// Also end after `time`, if that comes first.
-    pub fn or_time(mut self, time: Duration) -> Self {
-        self.time = Some(time);
-        self
-    }
-
-    /// Send `retry` (the client's reconnection time) as the last block.
-    pub fn retry(mut self, retry: Duration) -> Self {
-        self.retry = Some(retry);
-        self
-    }
-}
-
 /// The state of a body with an [`EndAfter`].
 struct Ending {
     events_left: Option<u64>,
@@ -185,29 +113,44 @@ impl std::error::Error for BodyError {
     }
 }
 
-/// What an [`SseBody`]'s stream may yield: a [`ServerEvent`], or a
-/// `Result` of one whose error ends the body.
+/// What an [`SseBody`]'s stream may yield: a [`ServerEvent`], an
+/// [`Encoded`] event (what a [`crate::server::Hub`] subscription yields), or
+/// a `Result` of either whose error ends the body.
+///
+/// Sealed: these four are the kinds a body can write.
 pub trait IntoEvent {
-    /// The event, or the error that ends the body.
-    ///
-    /// # Errors
-    ///
-    /// [`BodyError::Stream`] for an `Err` item.
-    fn into_event(self) -> Result<ServerEvent, BodyError>;
+    #[doc(hidden)]
+    fn into_item(self) -> Result<private::Item, BodyError>;
 }
 
+mod private {
+    /// An item of the stream, ready to write.
+    pub enum Item {
+        Event(super::ServerEvent),
+        Encoded(super::Encoded),
+    }
+}
+use private::Item;
+
 impl IntoEvent for ServerEvent {
-    fn into_event(self) -> Result<ServerEvent, BodyError> {
-        Ok(self)
+    fn into_item(self) -> Result<Item, BodyError> {
+        Ok(Item::Event(self))
     }
 }
 
-impl<E> IntoEvent for Result<ServerEvent, E>
+impl IntoEvent for Encoded {
+    fn into_item(self) -> Result<Item, BodyError> {
+        Ok(Item::Encoded(self))
+    }
+}
+
+impl<T, E> IntoEvent for Result<T, E>
 where
+    T: IntoEvent,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    fn into_event(self) -> Result<ServerEvent, BodyError> {
-        self.map_err(|e| BodyError::Stream(e.into()))
+    fn into_item(self) -> Result<Item, BodyError> {
+        self.map_err(|e| BodyError::Stream(e.into()))?.into_item()
     }
 }
 
@@ -309,25 +252,35 @@ where
         }
         match this.events.as_mut().poll_next(cx) {
             Poll::Ready(Some(item)) => {
-                let event = match item.into_event() {
-                    Ok(event) => event,
+                let item = match item.into_item() {
+                    Ok(item) => item,
                     Err(e) => {
                         this.ended = true;
                         return Poll::Ready(Some(Err(e)));
                     }
+                };
+                let has_data = match &item {
+                    Item::Event(event) => event.has_data(),
+                    Item::Encoded(event) => event.has_data(),
                 };
                 if let Some(Ending {
                     events_left: Some(n),
                     ..
                 }) = &mut this.ending
                 {
-                    if event.has_data() {
+                    if has_data {
                         *n -= 1;
                     }
                 }
                 if let Some((interval, sleep)) = &mut this.keep_alive {
                     sleep.as_mut().reset(after(*interval));
                 }
+                let event = match item {
+                    Item::Event(event) => event,
+                    Item::Encoded(event) => {
+                        return Poll::Ready(Some(Ok(Frame::data(event.into()))));
+                    }
+                };
                 let buf = &mut this.buf;
                 if buf.capacity() < event.size_hint() {
                     // Reuses the block if every frame cut from it is gone.
@@ -359,6 +312,20 @@ where
     }
 }
 
+/// With feature `axum`: a handler returns the body as it is, and the
+/// response gets [`headers`]. The body ends the response (axum closes the
+/// connection's response) on an error, as it does in any server.
+#[cfg(feature = "axum")]
+impl<S> axum_core::response::IntoResponse for SseBody<S>
+where
+    S: Stream + Send + 'static,
+    S::Item: IntoEvent,
+{
+    fn into_response(self) -> axum_core::response::Response {
+        response(axum_core::body::Body::new(self))
+    }
+}
+
 /// The instant `delay` from now, never a panic.
 fn after(delay: Duration) -> Instant {
     crate::time::instant_after(Instant::now(), delay)
@@ -382,22 +349,6 @@ pub fn response<B>(body: B) -> http::Response<B> {
     let mut response = http::Response::new(body);
     *response.headers_mut() = headers();
     response
-}
-
-/// The request's `Last-Event-ID`, when it has one that is UTF-8 text (as
-/// browsers and this crate's client send it: `id: café-7` comes back as
-/// `café-7`). An empty value counts as none (browsers do not send one; some
-/// clients do); spaces and tabs at either end are not part of the value, as
-/// HTTP says.
-///
-/// This is the server's side of the rule whose client side is
-/// [`crate::session::last_event_id_header`].
-pub fn last_event_id(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get("last-event-id")
-        .and_then(|v| core::str::from_utf8(v.as_bytes()).ok())
-        .map(|id| id.trim_matches([' ', '\t']))
-        .filter(|id| !id.is_empty())
 }
 
 #[cfg(test)]

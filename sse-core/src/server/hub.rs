@@ -1,0 +1,886 @@
+//! A broadcast hub with a bounded log, for resuming clients.
+
+use core::fmt;
+use core::hash::{BuildHasher, Hasher};
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+use std::collections::{HashMap, VecDeque};
+use std::string::{String, ToString};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::vec::Vec;
+
+use futures_core::Stream;
+
+use super::Encoded;
+use crate::encoder::{EncodeError, ServerEvent};
+
+/// One stream of events fanned out to many subscribers, or several
+/// streams (topics, sessions) kept apart: publish an event once, and every
+/// subscriber of its stream gets it, encoded once and shared.
+///
+/// Each stream keeps a bounded log of its last events, so that a client
+/// that reconnects with `Last-Event-ID` gets exactly the events it missed
+/// and then the live ones, with no gap and no duplicate at the seam. The
+/// log is also the only buffer: a subscriber that falls behind reads from
+/// it, so a slow subscriber costs the hub nothing but its place in the log.
+///
+/// **Ids are the hub's.** [`publish`](Hub::publish) replaces an event's id
+/// with one that names the hub's lifetime (its epoch, random per hub unless
+/// [`HubConfig::epoch`] sets it), the stream, and the event's place in it,
+/// such as `5c1f0e2a9b3d4c71-0-42`. So a resume can be told apart from a
+/// client of another process lifetime, another instance, or another
+/// stream, and each of those gets an explicit signal instead of a wrong
+/// resume: the subscription starts with a `reset` event (see [`Resume`]).
+///
+/// **Never silent loss.** A subscriber whose events were dropped from the
+/// log before it read them (it fell behind by more than the log's bounds)
+/// gets a `reset` event with reason `lost` at that point, then the live
+/// events.
+///
+/// A subscriber that stops reading costs the hub nothing, but its
+/// connection still holds what was written to it; drop such connections
+/// with [`super::WriteTimeout`] (the demo server does).
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use sse_proto::server::{Hub, Resume};
+/// use sse_proto::ServerEvent;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let hub = Hub::new();
+/// let mut first = hub.subscribe("news", None);
+/// let id = hub.publish("news", ServerEvent::new().data("one"))?;
+/// hub.publish("news", ServerEvent::new().data("two"))?;
+///
+/// // The first subscriber is primed with the stream's position, then gets both.
+/// let primed = first.next().await.unwrap();
+/// assert!(!primed.has_data());
+/// assert_eq!(first.next().await.unwrap().as_bytes(), &format!("id: {id}\ndata: one\n\n"));
+///
+/// // A client that saw "one" resumes after it.
+/// let mut resumed = hub.subscribe("news", Some(&id));
+/// assert_eq!(resumed.outcome(), Resume::Resumed { missed: 1 });
+/// assert!(resumed.next().await.unwrap().as_bytes().ends_with(b"data: two\n\n"));
+///
+/// // An id from another stream, or another hub, is a reset, never a wrong resume.
+/// let other = hub.subscribe("weather", Some(&id));
+/// assert_eq!(other.outcome(), Resume::Reset(sse_proto::server::ResetReason::OtherStream));
+/// # Ok::<(), sse_proto::EncodeError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Hub {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    epoch: u64,
+    config: HubConfig,
+    streams: Mutex<Streams>,
+}
+
+struct Streams {
+    by_name: HashMap<String, Arc<Topic>>,
+    /// The number the next new stream gets: never reused in a hub's life,
+    /// so an id of a closed stream never resumes its successor.
+    next_number: u64,
+}
+
+struct Topic {
+    number: u64,
+    log: Mutex<Log>,
+}
+
+struct Log {
+    entries: VecDeque<Entry>,
+    /// The encoded size of `entries`.
+    bytes: usize,
+    /// The sequence number of the next event; the first is 1.
+    next_seq: u64,
+    /// The subscribers waiting for the next event.
+    wakers: Vec<Waker>,
+    subscribers: usize,
+    closed: bool,
+}
+
+#[derive(Clone)]
+struct Entry {
+    seq: u64,
+    event: Encoded,
+}
+
+/// How much a [`Hub`] keeps of each stream, and its epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubConfig {
+    max_events: usize,
+    max_bytes: usize,
+    epoch: Option<u64>,
+}
+
+impl Default for HubConfig {
+    /// 1,024 events and 4 MiB per stream (the newest event is always kept),
+    /// and a random epoch.
+    fn default() -> Self {
+        HubConfig {
+            max_events: 1024,
+            max_bytes: 4 << 20,
+            epoch: None,
+        }
+    }
+}
+
+impl HubConfig {
+    /// Keep at most `n` events of each stream (at least one).
+    pub fn max_events(mut self, n: usize) -> Self {
+        self.max_events = n.max(1);
+        self
+    }
+
+    /// Keep at most `n` bytes of encoded events of each stream; the newest
+    /// event is kept whatever its size.
+    pub fn max_bytes(mut self, n: usize) -> Self {
+        self.max_bytes = n;
+        self
+    }
+
+    /// The epoch written into every id, instead of a random one. Two hubs
+    /// with the same epoch take each other's ids as their own: give each
+    /// process lifetime its own (a random one does), unless the log
+    /// outlives the process.
+    pub fn epoch(mut self, epoch: u64) -> Self {
+        self.epoch = Some(epoch);
+        self
+    }
+}
+
+/// What a [`Hub::subscribe`] made of the client's `Last-Event-ID`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Resume {
+    /// No `Last-Event-ID`: a new client. It gets the events published from
+    /// now on (with [`Hub::subscribe_with_backlog`], every event of the log
+    /// first), after a first block of only an id (no event) so that it can
+    /// resume from there even if it loses the connection before the first
+    /// event. Send it whatever state it needs first.
+    New,
+    /// The client resumes: it gets the `missed` events it has not seen,
+    /// then the live ones.
+    Resumed {
+        /// How many events of the log it gets first.
+        missed: u64,
+    },
+    /// The client cannot be resumed: the subscription starts with a
+    /// `reset` event (below), then the live events. The application may
+    /// send it a full state first, as for a new client.
+    ///
+    /// The `reset` event has type `reset`, data `{"reason":"R"}` where `R`
+    /// is the [`ResetReason`]'s name (`lost`, `unknown`, `other-stream`),
+    /// and as its id the stream's current position, so that a client that
+    /// reconnects after it is resumed from there.
+    Reset(ResetReason),
+}
+
+/// Why a client cannot be resumed, or lost events while subscribed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ResetReason {
+    /// Events after the client's id are no longer in the log: it was away
+    /// (or fell behind) for longer than the log's bounds. Name: `lost`.
+    Lost,
+    /// The id is not one of this hub's lifetime: another process lifetime
+    /// (a restart), another instance, another hub, an id the hub has not
+    /// issued yet, or not a hub id at all. Name: `unknown`.
+    Unknown,
+    /// The id is one of this hub's, of another stream (or of a closed
+    /// stream of the same name). Name: `other-stream`.
+    OtherStream,
+}
+
+impl ResetReason {
+    /// The name written in the `reset` event's data.
+    pub fn name(self) -> &'static str {
+        match self {
+            ResetReason::Lost => "lost",
+            ResetReason::Unknown => "unknown",
+            ResetReason::OtherStream => "other-stream",
+        }
+    }
+}
+
+impl fmt::Display for ResetReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResetReason::Lost => "the events after that id are no longer kept",
+            ResetReason::Unknown => "that id was not issued by this hub in its current life",
+            ResetReason::OtherStream => "that id belongs to another stream",
+        })
+    }
+}
+
+impl fmt::Debug for Hub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hub")
+            .field("epoch", &self.shared.epoch)
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub::new()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere does not make the log wrong: every change to it is
+    // made whole under the lock.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A random epoch, from std's per-process randomness.
+fn random_epoch() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0x5EED);
+    h.finish()
+}
+
+/// The id of event `seq` of stream `number` in a hub of `epoch`.
+fn format_id(epoch: u64, number: u64, seq: u64) -> String {
+    std::format!("{epoch:016x}-{number:x}-{seq}")
+}
+
+/// The parts of a hub id, when `id` is one in the form [`format_id`]
+/// writes (and no other spelling of it).
+fn parse_id(id: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = id.splitn(3, '-');
+    let epoch = u64::from_str_radix(parts.next()?, 16).ok()?;
+    let number = u64::from_str_radix(parts.next()?, 16).ok()?;
+    let seq = parts.next()?.parse().ok()?;
+    (format_id(epoch, number, seq) == id).then_some((epoch, number, seq))
+}
+
+impl Hub {
+    /// A hub with the default [`HubConfig`].
+    pub fn new() -> Self {
+        Hub::with_config(HubConfig::default())
+    }
+
+    /// A hub that keeps what `config` says.
+    pub fn with_config(config: HubConfig) -> Self {
+        Hub {
+            shared: Arc::new(Shared {
+                epoch: config.epoch.unwrap_or_else(random_epoch),
+                config,
+                streams: Mutex::new(Streams {
+                    by_name: HashMap::new(),
+                    next_number: 0,
+                }),
+            }),
+        }
+    }
+
+    /// The epoch written into this hub's ids.
+    pub fn epoch(&self) -> u64 {
+        self.shared.epoch
+    }
+
+    fn topic(&self, stream: &str) -> Arc<Topic> {
+        let mut streams = lock(&self.shared.streams);
+        if let Some(topic) = streams.by_name.get(stream) {
+            return topic.clone();
+        }
+        let topic = Arc::new(Topic {
+            number: streams.next_number,
+            log: Mutex::new(Log {
+                entries: VecDeque::new(),
+                bytes: 0,
+                next_seq: 1,
+                wakers: Vec::new(),
+                subscribers: 0,
+                closed: false,
+            }),
+        });
+        streams.next_number += 1;
+        streams.by_name.insert(stream.to_string(), topic.clone());
+        topic
+    }
+
+    /// Sends `event` to every subscriber of `stream` and keeps it in the
+    /// stream's log, with the hub's next id for it (the event's own id, if
+    /// it has one, is replaced). Returns that id.
+    ///
+    /// # Errors
+    ///
+    /// The encoder's refusal (see [`EncodeError`]); nothing is sent or
+    /// kept, and no id is used up.
+    pub fn publish(&self, stream: &str, event: ServerEvent) -> Result<String, EncodeError> {
+        let topic = self.topic(stream);
+        let mut log = lock(&topic.log);
+        let id = format_id(self.shared.epoch, topic.number, log.next_seq);
+        let event = Encoded::new(&event.id(id.clone()))?;
+        let seq = log.next_seq;
+        log.next_seq += 1;
+        log.bytes += event.as_bytes().len();
+        log.entries.push_back(Entry { seq, event });
+        let config = &self.shared.config;
+        while log.entries.len() > config.max_events
+            || (log.bytes > config.max_bytes && log.entries.len() > 1)
+        {
+            if let Some(old) = log.entries.pop_front() {
+                log.bytes -= old.event.as_bytes().len();
+            }
+        }
+        let wakers = core::mem::take(&mut log.wakers);
+        drop(log);
+        for waker in wakers {
+            waker.wake();
+        }
+        Ok(id)
+    }
+
+    /// A subscription to `stream` for a client that sent `last_event_id`
+    /// (see [`super::last_event_id`]): the events it missed, if the log
+    /// can tell, then the live ones. [`Subscription::outcome`] says which;
+    /// see [`Resume`].
+    pub fn subscribe(&self, stream: &str, last_event_id: Option<&str>) -> Subscription {
+        self.subscribe_inner(stream, last_event_id, false)
+    }
+
+    /// As [`subscribe`](Hub::subscribe), but a new client (no
+    /// `Last-Event-ID`) first gets every event the log still holds: for a
+    /// stream whose recent past a new client wants too (a chat room, a
+    /// ticker), and for a client that must not miss the events published
+    /// between its page load and its first request.
+    pub fn subscribe_with_backlog(
+        &self,
+        stream: &str,
+        last_event_id: Option<&str>,
+    ) -> Subscription {
+        self.subscribe_inner(stream, last_event_id, true)
+    }
+
+    fn subscribe_inner(
+        &self,
+        stream: &str,
+        last_event_id: Option<&str>,
+        backlog: bool,
+    ) -> Subscription {
+        let topic = self.topic(stream);
+        let epoch = self.shared.epoch;
+        let mut log = lock(&topic.log);
+        log.subscribers += 1;
+        let now = log.next_seq;
+        let oldest = log.entries.front().map_or(now, |e| e.seq);
+        let outcome = match last_event_id.map(parse_id) {
+            None => Resume::New,
+            Some(Some((e, n, seq))) if e == epoch && n == topic.number => {
+                if seq >= now {
+                    Resume::Reset(ResetReason::Unknown)
+                } else if seq + 1 < oldest {
+                    Resume::Reset(ResetReason::Lost)
+                } else {
+                    Resume::Resumed {
+                        missed: now - seq - 1,
+                    }
+                }
+            }
+            Some(Some((e, _, _))) if e == epoch => Resume::Reset(ResetReason::OtherStream),
+            Some(_) => Resume::Reset(ResetReason::Unknown),
+        };
+        let (cursor, first) = match outcome {
+            Resume::Resumed { missed } => (now - missed, None),
+            Resume::New => {
+                let from = if backlog { oldest } else { now };
+                (from, Some(position(epoch, topic.number, from)))
+            }
+            Resume::Reset(why) => (now, Some(reset(epoch, topic.number, now, why))),
+        };
+        drop(log);
+        Subscription {
+            topic,
+            cursor,
+            outcome,
+            epoch,
+            ready: VecDeque::new(),
+            first,
+            waiting: None,
+        }
+    }
+
+    /// Ends every subscription of `stream` once it has sent what was
+    /// published, and forgets the stream and its log. A later
+    /// [`publish`](Hub::publish) or [`subscribe`](Hub::subscribe) with the
+    /// same name starts a new stream, whose ids the old ones do not resume
+    /// (they get [`ResetReason::OtherStream`]). Streams are kept until
+    /// closed: close the ones that end (a session's) to give back their log.
+    pub fn close(&self, stream: &str) {
+        let topic = lock(&self.shared.streams).by_name.remove(stream);
+        if let Some(topic) = topic {
+            let mut log = lock(&topic.log);
+            log.closed = true;
+            let wakers = core::mem::take(&mut log.wakers);
+            drop(log);
+            wakers.into_iter().for_each(Waker::wake);
+        }
+    }
+
+    /// How many subscriptions of `stream` are alive.
+    pub fn subscribers(&self, stream: &str) -> usize {
+        let topic = lock(&self.shared.streams).by_name.get(stream).cloned();
+        topic.map_or(0, |t| lock(&t.log).subscribers)
+    }
+
+    /// The number of events in `stream`'s log, and their encoded size.
+    pub fn log_size(&self, stream: &str) -> (usize, usize) {
+        let topic = lock(&self.shared.streams).by_name.get(stream).cloned();
+        topic.map_or((0, 0), |t| {
+            let log = lock(&t.log);
+            (log.entries.len(), log.bytes)
+        })
+    }
+}
+
+/// The id of the position before event `next` (the last event sent, or
+/// `…-0` before the first).
+fn position_id(epoch: u64, number: u64, next: u64) -> String {
+    format_id(epoch, number, next - 1)
+}
+
+/// A block of only an id: sets the client's last event ID to the stream's
+/// position, and dispatches nothing.
+fn position(epoch: u64, number: u64, next: u64) -> Encoded {
+    let event = ServerEvent::new().id(position_id(epoch, number, next));
+    Encoded::new(&event).unwrap_or_else(|_| unreachable!("a hub id is always valid"))
+}
+
+/// The `reset` event; see [`Resume::Reset`].
+fn reset(epoch: u64, number: u64, next: u64, why: ResetReason) -> Encoded {
+    let event = ServerEvent::new()
+        .event("reset")
+        .id(position_id(epoch, number, next))
+        .data(std::format!("{{\"reason\":\"{}\"}}", why.name()));
+    Encoded::new(&event).unwrap_or_else(|_| unreachable!("a reset event is always valid"))
+}
+
+/// How many events a subscriber takes from the log under one lock.
+const BATCH: usize = 64;
+
+/// The events of one stream for one client: a `Stream` of [`Encoded`]
+/// events, for [`crate::adapter::body::SseBody`]. It ends when the stream
+/// is [closed](Hub::close).
+#[must_use = "a subscription does nothing unless polled"]
+pub struct Subscription {
+    topic: Arc<Topic>,
+    /// The sequence number of the next event to take from the log.
+    cursor: u64,
+    outcome: Resume,
+    epoch: u64,
+    /// Events taken from the log, not yet sent.
+    ready: VecDeque<Encoded>,
+    /// The priming block or the `reset` event, sent first.
+    first: Option<Encoded>,
+    /// The waker registered in the log, and the event it waits for: not
+    /// registered again until that event comes, unless the task changes.
+    waiting: Option<(u64, Waker)>,
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("outcome", &self.outcome)
+            .field("cursor", &self.cursor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Subscription {
+    /// What the hub made of the client's `Last-Event-ID`.
+    pub fn outcome(&self) -> Resume {
+        self.outcome
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Encoded;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Encoded>> {
+        let this = self.get_mut();
+        if let Some(first) = this.first.take() {
+            return Poll::Ready(Some(first));
+        }
+        if let Some(event) = this.ready.pop_front() {
+            return Poll::Ready(Some(event));
+        }
+        let mut log = lock(&this.topic.log);
+        let now = log.next_seq;
+        let oldest = log.entries.front().map_or(now, |e| e.seq);
+        if this.cursor < oldest {
+            // Fell behind by more than the log keeps: say so, and go on
+            // from here.
+            this.cursor = now;
+            let number = this.topic.number;
+            return Poll::Ready(Some(reset(this.epoch, number, now, ResetReason::Lost)));
+        }
+        if this.cursor < now {
+            let skip = usize::try_from(this.cursor - oldest).unwrap_or(usize::MAX);
+            this.ready.extend(
+                log.entries
+                    .iter()
+                    .skip(skip)
+                    .take(BATCH)
+                    .map(|e| e.event.clone()),
+            );
+            this.cursor += this.ready.len() as u64;
+            drop(log);
+            return Poll::Ready(this.ready.pop_front());
+        }
+        if log.closed {
+            return Poll::Ready(None);
+        }
+        let registered =
+            matches!(&this.waiting, Some((at, w)) if *at == now && w.will_wake(cx.waker()));
+        if !registered {
+            log.wakers.push(cx.waker().clone());
+            this.waiting = Some((now, cx.waker().clone()));
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut log = lock(&self.topic.log);
+        log.subscribers -= 1;
+        // Take back the waker, so that clients that come and go while
+        // nothing is published do not pile up wakers.
+        if let Some((at, waker)) = self.waiting.take() {
+            if at == log.next_seq {
+                if let Some(i) = log.wakers.iter().position(|w| w.will_wake(&waker)) {
+                    log.wakers.swap_remove(i);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Decoder, Frame};
+    use futures_util::StreamExt;
+    use std::{format, vec};
+
+    /// The (id, type, data) of each event in `encoded`, as a client reads them.
+    fn read(encoded: &[Encoded]) -> Vec<(String, String, String)> {
+        let mut decoder = Decoder::new();
+        let mut out = Vec::new();
+        for e in encoded {
+            for frame in decoder.frames(e.as_bytes().clone()) {
+                if let Frame::Event(ev) = frame.expect("valid") {
+                    out.push((
+                        ev.last_event_id().into_owned(),
+                        ev.event_type().into_owned(),
+                        ev.data().into_owned(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// What `sub` has ready now, without waiting.
+    fn drain(sub: &mut Subscription) -> Vec<Encoded> {
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        let mut out = Vec::new();
+        while let Poll::Ready(Some(e)) = Pin::new(&mut *sub).poll_next(&mut cx) {
+            out.push(e);
+        }
+        out
+    }
+
+    fn hub(max_events: usize) -> Hub {
+        Hub::with_config(HubConfig::default().max_events(max_events).epoch(0xabc))
+    }
+
+    #[test]
+    fn ids_name_the_epoch_the_stream_and_the_place() {
+        let hub = hub(10);
+        assert_eq!(
+            hub.publish("a", ServerEvent::new().data("1")).unwrap(),
+            "0000000000000abc-0-1"
+        );
+        assert_eq!(
+            hub.publish("b", ServerEvent::new().data("1")).unwrap(),
+            "0000000000000abc-1-1"
+        );
+        assert_eq!(
+            hub.publish("a", ServerEvent::new().id("mine").data("2"))
+                .unwrap(),
+            "0000000000000abc-0-2"
+        );
+        assert_eq!(parse_id("0000000000000abc-0-2"), Some((0xabc, 0, 2)));
+        // Only the spelling the hub writes.
+        for other in [
+            "abc-0-2",
+            "0000000000000abc-0-+2",
+            "0000000000000abc-0-02",
+            "0000000000000abc-00-2",
+            "0000000000000abc-0",
+            "",
+            "0000000000000ABC-0-2",
+        ] {
+            assert_eq!(parse_id(other), None, "{other}");
+        }
+        // A refused event uses no id.
+        assert!(hub
+            .publish("a", ServerEvent::new().event("x\ny").data("3"))
+            .is_err());
+        assert_eq!(
+            hub.publish("a", ServerEvent::new().data("3")).unwrap(),
+            "0000000000000abc-0-3"
+        );
+    }
+
+    #[test]
+    fn a_new_subscriber_is_primed_and_gets_what_comes_next() {
+        let hub = hub(10);
+        hub.publish("s", ServerEvent::new().data("before")).unwrap();
+        let mut sub = hub.subscribe("s", None);
+        assert_eq!(sub.outcome(), Resume::New);
+        let got = drain(&mut sub);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].as_bytes(), "id: 0000000000000abc-0-1\n\n");
+        assert!(!got[0].has_data());
+        hub.publish("s", ServerEvent::new().data("after")).unwrap();
+        let got = drain(&mut sub);
+        assert_eq!(
+            read(&got),
+            [(
+                "0000000000000abc-0-2".into(),
+                "message".into(),
+                "after".into()
+            )]
+        );
+        // With the backlog: the log first, primed before it.
+        let mut sub = hub.subscribe_with_backlog("s", None);
+        let got = drain(&mut sub);
+        assert_eq!(got[0].as_bytes(), "id: 0000000000000abc-0-0\n\n");
+        assert_eq!(read(&got).len(), 2);
+    }
+
+    #[test]
+    fn resumes_exactly_after_the_id_and_resets_what_it_cannot_resume() {
+        let hub = hub(3);
+        let ids: Vec<String> = (1..=5)
+            .map(|n| {
+                hub.publish("s", ServerEvent::new().data(format!("{n}")))
+                    .unwrap()
+            })
+            .collect();
+        // Kept: 3, 4, 5. A client that saw 2 misses nothing.
+        let mut sub = hub.subscribe("s", Some(&ids[1]));
+        assert_eq!(sub.outcome(), Resume::Resumed { missed: 3 });
+        let data: Vec<String> = read(&drain(&mut sub)).into_iter().map(|e| e.2).collect();
+        assert_eq!(data, ["3", "4", "5"]);
+        let mut sub = hub.subscribe("s", Some(&ids[4]));
+        assert_eq!(sub.outcome(), Resume::Resumed { missed: 0 });
+        assert!(drain(&mut sub).is_empty());
+
+        let reset = |id: &str| {
+            let mut sub = hub.subscribe("s", Some(id));
+            let got = read(&drain(&mut sub));
+            (sub.outcome(), got)
+        };
+        let signal = |why: &str| {
+            vec![(
+                ids[4].clone(),
+                "reset".into(),
+                format!("{{\"reason\":\"{why}\"}}"),
+            )]
+        };
+        // Event 2 is gone.
+        assert_eq!(
+            reset(&ids[0]),
+            (Resume::Reset(ResetReason::Lost), signal("lost"))
+        );
+        // Not issued yet, another epoch, another stream, not a hub id.
+        assert_eq!(
+            reset("0000000000000abc-0-6"),
+            (Resume::Reset(ResetReason::Unknown), signal("unknown"))
+        );
+        assert_eq!(
+            reset("0000000000000abd-0-3"),
+            (Resume::Reset(ResetReason::Unknown), signal("unknown"))
+        );
+        assert_eq!(
+            reset("0000000000000abc-1-3"),
+            (
+                Resume::Reset(ResetReason::OtherStream),
+                signal("other-stream")
+            )
+        );
+        assert_eq!(
+            reset("4"),
+            (Resume::Reset(ResetReason::Unknown), signal("unknown"))
+        );
+    }
+
+    #[test]
+    fn another_stream_or_a_closed_one_never_resumes_this_one() {
+        let hub = hub(10);
+        let a = hub.publish("a", ServerEvent::new().data("secret")).unwrap();
+        hub.publish("b", ServerEvent::new().data("b1")).unwrap();
+        let mut sub = hub.subscribe("b", Some(&a));
+        assert_eq!(sub.outcome(), Resume::Reset(ResetReason::OtherStream));
+        assert!(read(&drain(&mut sub))
+            .iter()
+            .all(|e| e.2 != "secret" && e.1 == "reset"));
+        // Closing ends the subscriptions after what was published, and a
+        // stream of the same name afterwards is another stream.
+        let mut live = hub.subscribe("a", None);
+        let _ = drain(&mut live);
+        hub.publish("a", ServerEvent::new().data("last")).unwrap();
+        hub.close("a");
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        assert!(matches!(
+            Pin::new(&mut live).poll_next(&mut cx),
+            Poll::Ready(Some(_))
+        ));
+        assert!(matches!(
+            Pin::new(&mut live).poll_next(&mut cx),
+            Poll::Ready(None)
+        ));
+        hub.publish("a", ServerEvent::new().data("new a")).unwrap();
+        assert_eq!(
+            hub.subscribe("a", Some(&a)).outcome(),
+            Resume::Reset(ResetReason::OtherStream)
+        );
+    }
+
+    #[test]
+    fn a_subscriber_that_falls_behind_the_log_is_told_and_goes_on_live() {
+        let hub = hub(4);
+        let mut slow = hub.subscribe("s", None);
+        let _ = drain(&mut slow);
+        for n in 1..=10 {
+            hub.publish("s", ServerEvent::new().data(format!("{n}")))
+                .unwrap();
+        }
+        // 1 to 6 were dropped before it read them.
+        let got = read(&drain(&mut slow));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].1, "reset");
+        assert_eq!(got[0].2, r#"{"reason":"lost"}"#);
+        assert_eq!(got[0].0, "0000000000000abc-0-10");
+        hub.publish("s", ServerEvent::new().data("11")).unwrap();
+        assert_eq!(read(&drain(&mut slow))[0].2, "11");
+        // Behind, but within the log: caught up from it, nothing lost.
+        for n in 12..=15 {
+            hub.publish("s", ServerEvent::new().data(format!("{n}")))
+                .unwrap();
+        }
+        let data: Vec<String> = read(&drain(&mut slow)).into_iter().map(|e| e.2).collect();
+        assert_eq!(data, ["12", "13", "14", "15"]);
+    }
+
+    #[test]
+    fn memory_is_bounded_by_the_log_whatever_the_subscribers_do() {
+        let hub = Hub::with_config(HubConfig::default().max_events(1000).max_bytes(10_000));
+        let idle: Vec<Subscription> = (0..100).map(|_| hub.subscribe("s", None)).collect();
+        for _ in 0..1000 {
+            hub.publish("s", ServerEvent::new().data("x".repeat(100)))
+                .unwrap();
+        }
+        let (events, bytes) = hub.log_size("s");
+        assert!(
+            bytes <= 10_000 && events < 100,
+            "{events} events, {bytes} bytes"
+        );
+        assert_eq!(hub.subscribers("s"), 100);
+        drop(idle);
+        assert_eq!(hub.subscribers("s"), 0);
+        // Clients that come and go while nothing is published leave no wakers.
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        for _ in 0..1000 {
+            let mut sub = hub.subscribe("s", None);
+            while Pin::new(&mut sub).poll_next(&mut cx).is_ready() {}
+        }
+        let topic = hub.topic("s");
+        assert_eq!(lock(&topic.log).wakers.len(), 0);
+        // A subscriber polled again and again waits once.
+        let mut sub = hub.subscribe("s", None);
+        for _ in 0..10 {
+            let _ = Pin::new(&mut sub).poll_next(&mut cx);
+        }
+        assert_eq!(lock(&topic.log).wakers.len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn subscribers_resuming_at_random_points_get_every_event_once_in_order() {
+        const EVENTS: u64 = 10_000;
+        const SUBSCRIBERS: u64 = 50;
+        let hub = Hub::with_config(HubConfig::default().max_events(EVENTS as usize));
+        let publisher = {
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                for n in 1..=EVENTS {
+                    hub.publish("s", ServerEvent::new().data(format!("{n}")))
+                        .unwrap();
+                    if n % 64 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        };
+        let mut clients = Vec::new();
+        for k in 0..SUBSCRIBERS {
+            let hub = hub.clone();
+            clients.push(tokio::spawn(async move {
+                // Each reconnects after a pseudo-random number of events.
+                let mut rng = k.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                let mut seen: Vec<u64> = Vec::new();
+                let mut last: Option<String> = None;
+                let mut connections = 0;
+                while seen.last() != Some(&EVENTS) {
+                    connections += 1;
+                    let mut sub = hub.subscribe_with_backlog("s", last.as_deref());
+                    assert!(
+                        !matches!(sub.outcome(), Resume::Reset(_)),
+                        "{:?}",
+                        sub.outcome()
+                    );
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    let take = 1 + rng % 700;
+                    let mut got = 0;
+                    while got < take && seen.last() != Some(&EVENTS) {
+                        let e = sub.next().await.expect("the stream goes on");
+                        let events = read(core::slice::from_ref(&e));
+                        if let Some((id, _, data)) = events.into_iter().next() {
+                            seen.push(data.parse().unwrap());
+                            last = Some(id);
+                            got += 1;
+                        } else {
+                            // The priming block: the position to resume from.
+                            let text = core::str::from_utf8(e.as_bytes()).unwrap();
+                            last = Some(text.trim_start_matches("id: ").trim_end().to_string());
+                        }
+                    }
+                }
+                (seen, connections)
+            }));
+        }
+        publisher.await.unwrap();
+        for client in clients {
+            let (seen, connections) =
+                tokio::time::timeout(std::time::Duration::from_secs(60), client)
+                    .await
+                    .expect("bounded")
+                    .unwrap();
+            assert!(connections > 2);
+            assert_eq!(seen, (1..=EVENTS).collect::<Vec<_>>());
+        }
+    }
+}
