@@ -36,7 +36,7 @@ use sse_proto::ServerEvent;
 use tokio::net::TcpListener;
 
 /// The stream's name in the hub.
-const STREAM: &str = "ticker";
+pub const STREAM: &str = "ticker";
 
 /// The largest `POST /report` body kept.
 pub const MAX_REPORT: usize = 64 * 1024;
@@ -118,6 +118,7 @@ struct State {
     config: DemoConfig,
     hub: Hub,
     published: AtomicU64,
+    accept_errors: AtomicU64,
     reports: Mutex<Vec<String>>,
     last_event_ids: Mutex<VecDeque<Option<String>>>,
 }
@@ -145,6 +146,11 @@ impl Demo {
         self.state.published.load(Ordering::SeqCst)
     }
 
+    /// How many times accepting a connection failed.
+    pub fn accept_errors(&self) -> u64 {
+        self.state.accept_errors.load(Ordering::SeqCst)
+    }
+
     /// The hub the ticker publishes to (stream `ticker`).
     pub fn hub(&self) -> &Hub {
         &self.state.hub
@@ -161,6 +167,7 @@ pub fn serve(listener: TcpListener, config: DemoConfig) -> Demo {
     let state = Arc::new(State {
         hub: Hub::with_config(HubConfig::default().max_events(config.replay)),
         published: AtomicU64::new(0),
+        accept_errors: AtomicU64::new(0),
         reports: Mutex::new(Vec::new()),
         last_event_ids: Mutex::new(VecDeque::new()),
         config,
@@ -182,6 +189,7 @@ async fn accept(listener: TcpListener, state: Arc<State>) {
                 tcp
             }
             Err(e) => {
+                state.accept_errors.fetch_add(1, Ordering::SeqCst);
                 eprintln!("demo: accept failed ({e}); trying again in {backoff:?}");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
