@@ -75,6 +75,12 @@ pub struct SseBody<S> {
     /// serves many small events, and is reused once hyper has sent them.
     buf: BytesMut,
     ending: Option<Ending>,
+    /// The error to end with, once the events before it are sent.
+    failed: Option<BodyError>,
+    /// An event taken from the stream, for the next frame.
+    carry: Option<Item>,
+    /// The stream has ended; the body ends once the events before are sent.
+    finished: bool,
     ended: bool,
 }
 
@@ -154,8 +160,14 @@ where
     }
 }
 
-/// The size of the blocks [`SseBody`] writes frames into.
+/// The size of the blocks [`SseBody`] writes frames into, and the most it
+/// gathers into one frame from events that are ready together.
 const BLOCK: usize = 8 * 1024;
+
+/// An [`Encoded`] event this large is always sent as its own frame,
+/// shared; a smaller one too when no other event is ready with it, and is
+/// copied into the block when one is.
+const SHARE: usize = 1024;
 
 impl<S> core::fmt::Debug for SseBody<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -189,6 +201,9 @@ impl<S> SseBody<S> {
             keep_alive: interval.map(|d| (d, Box::pin(tokio::time::sleep(d)))),
             buf: BytesMut::new(),
             ending: None,
+            failed: None,
+            carry: None,
+            finished: false,
             ended: false,
         }
     }
@@ -206,6 +221,34 @@ impl<S> SseBody<S> {
             retry: end.retry,
         });
         self
+    }
+
+    /// Counts an event towards an [`EndAfter`]'s limit.
+    fn count(&mut self, has_data: bool) {
+        if let Some(Ending {
+            events_left: Some(n),
+            ..
+        }) = &mut self.ending
+        {
+            if has_data {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
+    fn reset_keep_alive(&mut self) {
+        if let Some((interval, sleep)) = &mut self.keep_alive {
+            sleep.as_mut().reset(after(*interval));
+        }
+    }
+
+    /// Ends the body after its stream ended or failed, or an event was
+    /// refused: with the error if there is one. A refused event or a failed
+    /// stream ends the body: what follows would be read by a client that
+    /// missed it.
+    fn poll_end(&mut self) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        self.ended = true;
+        Poll::Ready(self.failed.take().map(Err))
     }
 
     /// Ends the body: the `retry` block if one is set, then the end.
@@ -240,6 +283,9 @@ where
         if this.ended {
             return Poll::Ready(None);
         }
+        if this.failed.is_some() || this.finished {
+            return this.poll_end();
+        }
         if let Some(ending) = &mut this.ending {
             if ending.events_left == Some(0) {
                 return this.end();
@@ -250,71 +296,109 @@ where
                 }
             }
         }
-        match this.events.as_mut().poll_next(cx) {
-            Poll::Ready(Some(item)) => {
-                let item = match item.into_item() {
-                    Ok(item) => item,
-                    Err(e) => {
-                        this.ended = true;
-                        return Poll::Ready(Some(Err(e)));
-                    }
-                };
-                let has_data = match &item {
-                    Item::Event(event) => event.has_data(),
-                    Item::Encoded(event) => event.has_data(),
-                };
-                if let Some(Ending {
-                    events_left: Some(n),
+        // Every event that is ready now goes into one frame, up to a block:
+        // a burst costs the server one write, not one per event. An encoded
+        // event that comes alone is sent as it is, shared, not copied.
+        let mut gathered = false;
+        let mut held: Option<Encoded> = None;
+        loop {
+            let counted_out = matches!(
+                &this.ending,
+                Some(Ending {
+                    events_left: Some(0),
                     ..
-                }) = &mut this.ending
-                {
-                    if has_data {
-                        *n -= 1;
-                    }
-                }
-                if let Some((interval, sleep)) = &mut this.keep_alive {
-                    sleep.as_mut().reset(after(*interval));
-                }
-                let event = match item {
-                    Item::Event(event) => event,
-                    Item::Encoded(event) => {
-                        return Poll::Ready(Some(Ok(Frame::data(event.into()))));
-                    }
-                };
-                let buf = &mut this.buf;
-                if buf.capacity() < event.size_hint() {
-                    // Reuses the block if every frame cut from it is gone.
-                    buf.reserve(event.size_hint().max(BLOCK));
-                }
-                let frame = event
-                    .encode_to(buf)
-                    .map(|_| Frame::data(buf.split().freeze()))
-                    .map_err(BodyError::Encode);
-                // A refused event ends the body: what follows it would be
-                // read by a client that missed it.
-                this.ended = frame.is_err();
-                Poll::Ready(Some(frame))
+                })
+            );
+            if this.buf.len() >= BLOCK || counted_out {
+                break;
             }
-            Poll::Ready(None) => {
-                this.ended = true;
-                Poll::Ready(None)
+            let item = match this.carry.take() {
+                Some(item) => item,
+                None => match this.events.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(item)) => match item.into_item() {
+                        Ok(item) => item,
+                        Err(e) => {
+                            this.failed = Some(e);
+                            break;
+                        }
+                    },
+                    Poll::Ready(None) => {
+                        this.finished = true;
+                        break;
+                    }
+                    Poll::Pending => break,
+                },
+            };
+            let large = |e: &Encoded| e.as_bytes().len() >= SHARE;
+            let alone = !gathered && held.is_none();
+            let goes_alone = match &item {
+                Item::Encoded(e) => !alone && large(e),
+                Item::Event(_) => false,
+            };
+            if goes_alone || held.as_ref().is_some_and(large) {
+                // A large event is not copied: it goes in a frame of its
+                // own, after this one, or this one is the large one.
+                this.carry = Some(item);
+                break;
             }
-            Poll::Pending => {
-                if let Some((interval, sleep)) = &mut this.keep_alive {
-                    if sleep.as_mut().poll(cx).is_ready() {
-                        sleep.as_mut().reset(after(*interval));
-                        return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(KEEP_ALIVE)))));
+            let has_data = match &item {
+                Item::Event(event) => event.has_data(),
+                Item::Encoded(event) => event.has_data(),
+            };
+            this.count(has_data);
+            match item {
+                Item::Encoded(event) if alone => held = Some(event),
+                Item::Encoded(event) => {
+                    if let Some(first) = held.take() {
+                        put(&mut this.buf, first.as_bytes());
+                    }
+                    put(&mut this.buf, event.as_bytes());
+                    gathered = true;
+                }
+                Item::Event(event) => {
+                    if let Some(first) = held.take() {
+                        put(&mut this.buf, first.as_bytes());
+                    }
+                    if this.buf.capacity() - this.buf.len() < event.size_hint() {
+                        // Reuses the block if every frame cut from it is gone.
+                        this.buf.reserve(event.size_hint().max(BLOCK));
+                    }
+                    gathered = true;
+                    // The encoder writes nothing of an event it refuses.
+                    if let Err(e) = event.encode_to(&mut this.buf) {
+                        this.failed = Some(BodyError::Encode(e));
+                        break;
                     }
                 }
-                Poll::Pending
             }
         }
+        if gathered && !this.buf.is_empty() {
+            this.reset_keep_alive();
+            return Poll::Ready(Some(Ok(Frame::data(this.buf.split().freeze()))));
+        }
+        if let Some(event) = held {
+            this.reset_keep_alive();
+            return Poll::Ready(Some(Ok(Frame::data(event.into()))));
+        }
+        if this.failed.is_some() || this.finished {
+            return this.poll_end();
+        }
+        // Waiting: an idle body holds no block.
+        if this.buf.capacity() != 0 {
+            this.buf = BytesMut::new();
+        }
+        if let Some((interval, sleep)) = &mut this.keep_alive {
+            if sleep.as_mut().poll(cx).is_ready() {
+                sleep.as_mut().reset(after(*interval));
+                return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(KEEP_ALIVE)))));
+            }
+        }
+        Poll::Pending
     }
 }
 
 /// With feature `axum`: a handler returns the body as it is, and the
-/// response gets [`headers`]. The body ends the response (axum closes the
-/// connection's response) on an error, as it does in any server.
+/// response gets [`headers`].
 #[cfg(feature = "axum")]
 impl<S> axum_core::response::IntoResponse for SseBody<S>
 where
@@ -324,6 +408,14 @@ where
     fn into_response(self) -> axum_core::response::Response {
         response(axum_core::body::Body::new(self))
     }
+}
+
+/// Appends `bytes` to `buf`, growing it by a block at least.
+fn put(buf: &mut BytesMut, bytes: &[u8]) {
+    if buf.capacity() - buf.len() < bytes.len() {
+        buf.reserve(bytes.len().max(BLOCK));
+    }
+    buf.extend_from_slice(bytes);
 }
 
 /// The instant `delay` from now, never a panic.
@@ -407,21 +499,25 @@ mod tests {
                 Poll::Pending => panic!("an always-ready stream made the body wait"),
             }
         }
-        // Three frames, then the end: the stream's later items are not read.
-        assert_eq!(got.len(), 3, "{got:?}");
-        assert_eq!(got[0].as_ref().expect("frame"), "id: 0\ndata: x\n\n");
-        assert_eq!(got[1].as_ref().expect("frame"), "id: 1\ndata: x\n\n");
-        let Err(BodyError::Stream(e)) = &got[2] else {
+        // The two events that were ready together, in one frame; then the
+        // error, then the end: the stream's later items are not read.
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(
+            got[0].as_ref().expect("frame"),
+            "id: 0\ndata: x\n\nid: 1\ndata: x\n\n"
+        );
+        let Err(BodyError::Stream(e)) = &got[1] else {
             panic!("{got:?}")
         };
         assert_eq!(e.to_string(), "the database went away");
     }
 
     #[test]
-    fn each_frame_is_its_event_alone_across_blocks() {
+    fn frames_hold_whole_events_up_to_a_block_and_the_body_ends_at_a_refused_one() {
         // Sizes around and above the block, so that frames are cut from a
         // block, cross into a new one, and exceed it; a refused event
-        // writes nothing and ends the body.
+        // writes nothing and ends the body. Every frame is kept alive, so a
+        // block reused too early would show.
         let mut events = Vec::new();
         for i in 0..200usize {
             let data: String = "x".repeat((i * 97) % (3 * BLOCK));
@@ -430,16 +526,78 @@ mod tests {
                 events.push(ServerEvent::new().event("bad\n").data("refused"));
             }
         }
-        let want: Vec<_> = events[..102].iter().map(ServerEvent::to_bytes).collect();
+        let want: Vec<u8> = events[..101]
+            .iter()
+            .flat_map(|e| e.to_bytes().expect("valid").to_vec())
+            .collect();
         let got = frames(SseBody::with_keep_alive(
             futures_util::stream::iter(events),
             None,
         ));
-        assert_eq!(got.len(), want.len(), "the body ends at the refused event");
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert_eq!(g, w, "frame {i}");
+        let (last, sent) = got.split_last().expect("frames");
+        assert!(last.is_err(), "the body ends with the refusal");
+        let sent: Vec<&Bytes> = sent.iter().map(|f| f.as_ref().expect("a frame")).collect();
+        assert_eq!(
+            sent.iter().flat_map(|f| f.to_vec()).collect::<Vec<u8>>(),
+            want
+        );
+        assert!(sent.len() < 101, "events ready together share frames");
+        for f in &sent {
+            assert!(f.ends_with(b"\n\n"), "a frame ends with its last event");
+            // Gathering stops once a block is full: a frame is at most a
+            // block plus the event that filled it.
+            assert!(f.len() < BLOCK + 3 * BLOCK + 64, "{}", f.len());
         }
-        assert!(got[101].is_err());
+    }
+
+    #[test]
+    fn large_encoded_events_and_lone_ones_are_shared_and_small_ones_ready_together_gathered() {
+        let large = Encoded::new(&ServerEvent::new().data("x".repeat(SHARE))).expect("valid");
+        let small = Encoded::new(&ServerEvent::new().data("small")).expect("valid");
+        let items = [
+            large.clone(),
+            small.clone(),
+            small.clone(),
+            large.clone(),
+            small.clone(),
+        ];
+        let got = frames(SseBody::with_keep_alive(
+            futures_util::stream::iter(items),
+            None,
+        ));
+        let got: Vec<Bytes> = got.into_iter().map(|f| f.expect("valid")).collect();
+        assert_eq!(got.len(), 4, "{got:?}");
+        // The large ones are their own bytes, not copies.
+        assert_eq!(got[0].as_ptr(), large.as_bytes().as_ptr());
+        assert_eq!(got[2].as_ptr(), large.as_bytes().as_ptr());
+        // The small ones ready together are gathered; the last, alone, is
+        // shared too.
+        assert_eq!(got[1], "data: small\n\ndata: small\n\n");
+        assert_eq!(got[3].as_ptr(), small.as_bytes().as_ptr());
+    }
+
+    #[test]
+    fn only_events_ready_together_share_a_frame() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<ServerEvent>();
+        let events =
+            futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|e| (e, rx)) },
+            );
+        let mut body = core::pin::pin!(SseBody::with_keep_alive(events, None));
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        let mut poll = || match http_body::Body::poll_frame(body.as_mut(), &mut cx) {
+            Poll::Ready(Some(Ok(f))) => Some(f.into_data().expect("data")),
+            Poll::Pending => None,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(poll(), None);
+        tx.send(ServerEvent::new().data("1")).expect("open");
+        assert_eq!(poll().expect("a frame"), "data: 1\n\n");
+        assert_eq!(poll(), None, "nothing more is ready");
+        tx.send(ServerEvent::new().data("2")).expect("open");
+        tx.send(ServerEvent::new().data("3")).expect("open");
+        assert_eq!(poll().expect("a frame"), "data: 2\n\ndata: 3\n\n");
     }
 
     #[test]
@@ -449,20 +607,16 @@ mod tests {
         let end = EndAfter::events(3).retry(Duration::from_millis(250));
         let got = frames(SseBody::with_keep_alive(events, None).end_after(end));
         let got: Vec<_> = got.into_iter().map(|f| f.expect("valid")).collect();
-        assert_eq!(
-            got,
-            [
-                "data: 0\n\n",
-                "data: 1\n\n",
-                "data: 2\n\n",
-                "retry: 250\n\n"
-            ]
+        assert_eq!(got, ["data: 0\n\ndata: 1\n\ndata: 2\n\n", "retry: 250\n\n"]);
+        // Without a retry, it just ends; zero events means one. Blocks
+        // without data do not count.
+        let events = futures_util::stream::iter(
+            [ServerEvent::new().id("a"), ServerEvent::new().comment("c")]
+                .into_iter()
+                .chain((0..10).map(|i| ServerEvent::new().data(i.to_string()))),
         );
-        // Without a retry, it just ends; zero events means one.
-        let events =
-            futures_util::stream::iter((0..10).map(|i| ServerEvent::new().data(i.to_string())));
         let got = frames(SseBody::with_keep_alive(events, None).end_after(EndAfter::events(0)));
-        assert_eq!(got, [Ok(Bytes::from("data: 0\n\n"))]);
+        assert_eq!(got, [Ok(Bytes::from("id: a\n\n: c\n\ndata: 0\n\n"))]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -485,5 +639,24 @@ mod tests {
             .to_bytes();
         assert_eq!(bytes, "data: a\n\n:\n\nretry: 2000\n\n");
         assert_eq!(started.elapsed(), Duration::from_secs(20));
+    }
+}
+
+#[cfg(all(test, feature = "axum"))]
+mod axum_tests {
+    use super::*;
+
+    fn is_response<T: axum_core::response::IntoResponse>() {}
+    fn is_send<T: Send>() {}
+
+    #[test]
+    fn a_hub_subscription_body_is_an_axum_response_with_the_sse_headers() {
+        use axum_core::response::IntoResponse;
+        is_send::<SseBody<crate::server::Subscription>>();
+        is_response::<SseBody<crate::server::Subscription>>();
+        let events = futures_util::stream::iter([ServerEvent::new().data("x")]);
+        let res = SseBody::with_keep_alive(events, None).into_response();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers(), &headers());
     }
 }
