@@ -119,6 +119,7 @@ struct State {
     hub: Hub,
     published: AtomicU64,
     accept_errors: AtomicU64,
+    streams_opened: AtomicU64,
     reports: Mutex<Vec<String>>,
     last_event_ids: Mutex<VecDeque<Option<String>>>,
 }
@@ -151,6 +152,11 @@ impl Demo {
         self.state.accept_errors.load(Ordering::SeqCst)
     }
 
+    /// How many `/events` responses the demo has begun.
+    pub fn streams_opened(&self) -> u64 {
+        self.state.streams_opened.load(Ordering::SeqCst)
+    }
+
     /// The hub the ticker publishes to (stream `ticker`).
     pub fn hub(&self) -> &Hub {
         &self.state.hub
@@ -168,6 +174,7 @@ pub fn serve(listener: TcpListener, config: DemoConfig) -> Demo {
         hub: Hub::with_config(HubConfig::default().max_events(config.replay)),
         published: AtomicU64::new(0),
         accept_errors: AtomicU64::new(0),
+        streams_opened: AtomicU64::new(0),
         reports: Mutex::new(Vec::new()),
         last_event_ids: Mutex::new(VecDeque::new()),
         config,
@@ -272,6 +279,7 @@ fn events(state: &State, req: &Request<Incoming>) -> Response<Body> {
         ids.push_back(last.map(str::to_owned));
     }
     let events = state.hub.subscribe_with_backlog(STREAM, last);
+    state.streams_opened.fetch_add(1, Ordering::SeqCst);
     let retry = Encoded::new(&ServerEvent::new().retry(state.config.retry))
         .expect("a retry block is always valid");
     let mut body =

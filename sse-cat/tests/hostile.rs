@@ -177,6 +177,7 @@ async fn non_readers_are_dropped_and_their_memory_given_back(
     tokio::time::sleep(Duration::from_millis(100)).await;
     let before = live();
     reset_peak();
+    let opened = demo.streams_opened();
     let mut clients = Vec::new();
     for _ in 0..CLIENTS {
         let socket = TcpSocket::new_v4().expect("socket");
@@ -187,8 +188,8 @@ async fn non_readers_are_dropped_and_their_memory_given_back(
             .expect("request");
         clients.push(tcp);
     }
-    until(SLACK, "every client subscribed", || {
-        demo.hub().subscribers(STREAM) > 0
+    until(SLACK, "every client's stream begun", || {
+        demo.streams_opened() == opened + CLIENTS as u64
     })
     .await;
     let took = until(WRITE_TIMEOUT + SLACK, "every non-reader dropped", || {

@@ -620,6 +620,40 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn keep_alives_come_every_interval_while_no_event_does_and_an_event_moves_them() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<ServerEvent>();
+        let events =
+            futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|e| (e, rx)) },
+            );
+        let mut body = core::pin::pin!(SseBody::with_keep_alive(
+            events,
+            Some(Duration::from_secs(15))
+        ));
+        let start = Instant::now();
+        async fn next<B: http_body::Body<Data = Bytes> + Unpin>(body: &mut B) -> Bytes
+        where
+            B::Error: core::fmt::Debug,
+        {
+            use http_body_util::BodyExt;
+            let frame = tokio::time::timeout(Duration::from_secs(100), body.frame()).await;
+            let frame = frame.expect("a frame within 100 s").expect("not the end");
+            frame.expect("no error").into_data().expect("data")
+        }
+        for k in 1..=3 {
+            assert_eq!(next(&mut body).await, KEEP_ALIVE);
+            assert_eq!(start.elapsed(), Duration::from_secs(15 * k));
+        }
+        // An event at 50 s: the next keep-alive is 15 s after it.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        tx.send(ServerEvent::new().data("e")).expect("open");
+        assert_eq!(next(&mut body).await, "data: e\n\n");
+        assert_eq!(next(&mut body).await, KEEP_ALIVE);
+        assert_eq!(start.elapsed(), Duration::from_secs(65));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn end_after_time_ends_a_waiting_body() {
         use http_body_util::BodyExt;
         // One event, then a stream that never yields again: the body must

@@ -6,7 +6,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 use std::collections::{HashMap, VecDeque};
 use std::string::{String, ToString};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::vec::Vec;
 
 use futures_core::Stream;
@@ -22,7 +22,8 @@ use crate::encoder::{EncodeError, ServerEvent};
 /// that reconnects with `Last-Event-ID` gets exactly the events it missed
 /// and then the live ones, with no gap and no duplicate at the seam. The
 /// log is also the only buffer: a subscriber that falls behind reads from
-/// it, so a slow subscriber costs the hub nothing but its place in the log.
+/// it, so a slow subscriber costs the hub its place in the log and at most
+/// 8 KiB of events taken from it (or one event, if larger).
 ///
 /// **Ids are the hub's.** [`publish`](Hub::publish) replaces an event's id
 /// with one that names the hub's lifetime (its epoch, random per hub unless
@@ -37,9 +38,14 @@ use crate::encoder::{EncodeError, ServerEvent};
 /// gets a `reset` event with reason `lost` at that point, then the live
 /// events.
 ///
-/// A subscriber that stops reading costs the hub nothing, but its
-/// connection still holds what was written to it; drop such connections
-/// with [`super::WriteTimeout`] (the demo server does).
+/// A subscriber that stops reading costs the hub no more than that, but
+/// its connection still holds what was written to it; drop such
+/// connections with [`super::WriteTimeout`] (the demo server does).
+///
+/// A stream exists from its first `publish` or `subscribe` until
+/// [`close`](Hub::close), or until it has neither events nor subscribers
+/// (a stream only subscribed to is forgotten when its last subscriber
+/// goes; an id it primed a client with then gets a `reset`).
 ///
 /// ```
 /// use futures_util::StreamExt;
@@ -87,6 +93,7 @@ struct Streams {
 }
 
 struct Topic {
+    name: String,
     number: u64,
     log: Mutex<Log>,
 }
@@ -100,6 +107,8 @@ struct Log {
     /// The subscribers waiting for the next event.
     wakers: Vec<Waker>,
     subscribers: usize,
+    /// Closed, or forgotten while empty: no longer the hub's stream of its
+    /// name. Publishers and subscribers that find it so look it up again.
     closed: bool,
 }
 
@@ -291,6 +300,7 @@ impl Hub {
             return topic.clone();
         }
         let topic = Arc::new(Topic {
+            name: stream.to_string(),
             number: streams.next_number,
             log: Mutex::new(Log {
                 entries: VecDeque::new(),
@@ -306,6 +316,18 @@ impl Hub {
         topic
     }
 
+    /// Runs `f` on the stream of that name and its log, locked: never on
+    /// one that was closed or forgotten meanwhile.
+    fn with_live<R>(&self, stream: &str, f: impl FnOnce(&Arc<Topic>, &mut Log) -> R) -> R {
+        loop {
+            let topic = self.topic(stream);
+            let mut log = lock(&topic.log);
+            if !log.closed {
+                return f(&topic, &mut log);
+            }
+        }
+    }
+
     /// Sends `event` to every subscriber of `stream` and keeps it in the
     /// stream's log, with the hub's next id for it (the event's own id, if
     /// it has one, is replaced). Returns that id.
@@ -315,24 +337,24 @@ impl Hub {
     /// The encoder's refusal (see [`EncodeError`]); nothing is sent or
     /// kept, and no id is used up.
     pub fn publish(&self, stream: &str, event: ServerEvent) -> Result<String, EncodeError> {
-        let topic = self.topic(stream);
-        let mut log = lock(&topic.log);
-        let id = format_id(self.shared.epoch, topic.number, log.next_seq);
-        let event = Encoded::new(&event.id(id.clone()))?;
-        let seq = log.next_seq;
-        log.next_seq += 1;
-        log.bytes += event.as_bytes().len();
-        log.entries.push_back(Entry { seq, event });
+        let epoch = self.shared.epoch;
         let config = &self.shared.config;
-        while log.entries.len() > config.max_events
-            || (log.bytes > config.max_bytes && log.entries.len() > 1)
-        {
-            if let Some(old) = log.entries.pop_front() {
-                log.bytes -= old.event.as_bytes().len();
+        let (id, wakers) = self.with_live(stream, |topic, log| {
+            let id = format_id(epoch, topic.number, log.next_seq);
+            let event = Encoded::new(&event.id(id.clone()))?;
+            let seq = log.next_seq;
+            log.next_seq += 1;
+            log.bytes += event.as_bytes().len();
+            log.entries.push_back(Entry { seq, event });
+            while log.entries.len() > config.max_events
+                || (log.bytes > config.max_bytes && log.entries.len() > 1)
+            {
+                if let Some(old) = log.entries.pop_front() {
+                    log.bytes -= old.event.as_bytes().len();
+                }
             }
-        }
-        let wakers = core::mem::take(&mut log.wakers);
-        drop(log);
+            Ok::<_, EncodeError>((id, core::mem::take(&mut log.wakers)))
+        })?;
         for waker in wakers {
             waker.wake();
         }
@@ -366,53 +388,55 @@ impl Hub {
         last_event_id: Option<&str>,
         backlog: bool,
     ) -> Subscription {
-        let topic = self.topic(stream);
         let epoch = self.shared.epoch;
-        let mut log = lock(&topic.log);
-        log.subscribers += 1;
-        let now = log.next_seq;
-        let oldest = log.entries.front().map_or(now, |e| e.seq);
-        let outcome = match last_event_id.map(parse_id) {
-            None => Resume::New,
-            Some(Some((e, n, seq))) if e == epoch && n == topic.number => {
-                if seq >= now {
-                    Resume::Reset(ResetReason::Unknown)
-                } else if seq + 1 < oldest {
-                    Resume::Reset(ResetReason::Lost)
-                } else {
-                    Resume::Resumed {
-                        missed: now - seq - 1,
+        let hub = Arc::downgrade(&self.shared);
+        self.with_live(stream, |topic, log| {
+            log.subscribers += 1;
+            let now = log.next_seq;
+            let oldest = log.entries.front().map_or(now, |e| e.seq);
+            let outcome = match last_event_id.map(parse_id) {
+                None => Resume::New,
+                Some(Some((e, n, seq))) if e == epoch && n == topic.number => {
+                    if seq >= now {
+                        Resume::Reset(ResetReason::Unknown)
+                    } else if seq + 1 < oldest {
+                        Resume::Reset(ResetReason::Lost)
+                    } else {
+                        Resume::Resumed {
+                            missed: now - seq - 1,
+                        }
                     }
                 }
+                Some(Some((e, _, _))) if e == epoch => Resume::Reset(ResetReason::OtherStream),
+                Some(_) => Resume::Reset(ResetReason::Unknown),
+            };
+            let (cursor, first) = match outcome {
+                Resume::Resumed { missed } => (now - missed, None),
+                Resume::New => {
+                    let from = if backlog { oldest } else { now };
+                    (from, Some(position(epoch, topic.number, from)))
+                }
+                Resume::Reset(why) => (now, Some(reset(epoch, topic.number, now, why))),
+            };
+            Subscription {
+                hub,
+                topic: topic.clone(),
+                cursor,
+                outcome,
+                epoch,
+                ready: VecDeque::new(),
+                first,
+                waiting: None,
             }
-            Some(Some((e, _, _))) if e == epoch => Resume::Reset(ResetReason::OtherStream),
-            Some(_) => Resume::Reset(ResetReason::Unknown),
-        };
-        let (cursor, first) = match outcome {
-            Resume::Resumed { missed } => (now - missed, None),
-            Resume::New => {
-                let from = if backlog { oldest } else { now };
-                (from, Some(position(epoch, topic.number, from)))
-            }
-            Resume::Reset(why) => (now, Some(reset(epoch, topic.number, now, why))),
-        };
-        drop(log);
-        Subscription {
-            topic,
-            cursor,
-            outcome,
-            epoch,
-            ready: VecDeque::new(),
-            first,
-            waiting: None,
-        }
+        })
     }
 
     /// Ends every subscription of `stream` once it has sent what was
-    /// published, and forgets the stream and its log. A later
-    /// [`publish`](Hub::publish) or [`subscribe`](Hub::subscribe) with the
-    /// same name starts a new stream, whose ids the old ones do not resume
-    /// (they get [`ResetReason::OtherStream`]). Streams are kept until
+    /// published, and forgets the stream: its log is freed when the last of
+    /// those subscriptions is dropped. A later [`publish`](Hub::publish) or
+    /// [`subscribe`](Hub::subscribe) with the same name starts a new
+    /// stream, whose ids the old ones do not resume (they get
+    /// [`ResetReason::OtherStream`]). A stream with events is kept until
     /// closed: close the ones that end (a session's) to give back their log.
     pub fn close(&self, stream: &str) {
         let topic = lock(&self.shared.streams).by_name.remove(stream);
@@ -463,14 +487,19 @@ fn reset(epoch: u64, number: u64, next: u64, why: ResetReason) -> Encoded {
     Encoded::new(&event).unwrap_or_else(|_| unreachable!("a reset event is always valid"))
 }
 
-/// How many events a subscriber takes from the log under one lock.
+/// How many events, and how many bytes of them, a subscriber takes from
+/// the log under one lock (at least one event, whatever its size): all a
+/// subscriber that stops reading keeps of events the log has dropped.
 const BATCH: usize = 64;
+const BATCH_BYTES: usize = 8 * 1024;
 
 /// The events of one stream for one client: a `Stream` of [`Encoded`]
 /// events, for [`crate::adapter::body::SseBody`]. It ends when the stream
 /// is [closed](Hub::close).
 #[must_use = "a subscription does nothing unless polled"]
 pub struct Subscription {
+    /// To forget the stream when it is left empty; not to keep the hub.
+    hub: Weak<Shared>,
     topic: Arc<Topic>,
     /// The sequence number of the next event to take from the log.
     cursor: u64,
@@ -524,13 +553,14 @@ impl Stream for Subscription {
         }
         if this.cursor < now {
             let skip = usize::try_from(this.cursor - oldest).unwrap_or(usize::MAX);
-            this.ready.extend(
-                log.entries
-                    .iter()
-                    .skip(skip)
-                    .take(BATCH)
-                    .map(|e| e.event.clone()),
-            );
+            let mut bytes = 0;
+            for entry in log.entries.iter().skip(skip).take(BATCH) {
+                if bytes >= BATCH_BYTES {
+                    break;
+                }
+                bytes += entry.event.as_bytes().len();
+                this.ready.push_back(entry.event.clone());
+            }
             this.cursor += this.ready.len() as u64;
             drop(log);
             return Poll::Ready(this.ready.pop_front());
@@ -550,6 +580,9 @@ impl Stream for Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
+        // The hub's streams, then the log: the one order both are taken in.
+        let hub = self.hub.upgrade();
+        let mut streams = hub.as_ref().map(|h| lock(&h.streams));
         let mut log = lock(&self.topic.log);
         log.subscribers -= 1;
         // Take back the waker, so that clients that come and go while
@@ -558,6 +591,21 @@ impl Drop for Subscription {
             if at == log.next_seq {
                 if let Some(i) = log.wakers.iter().position(|w| w.will_wake(&waker)) {
                     log.wakers.swap_remove(i);
+                }
+            }
+        }
+        // A stream left with no subscriber and no event is forgotten, so
+        // that subscriptions alone (to any name a client sends) do not
+        // pile up streams.
+        if log.subscribers == 0 && log.entries.is_empty() && !log.closed {
+            if let Some(streams) = &mut streams {
+                let ours = streams
+                    .by_name
+                    .get(&self.topic.name)
+                    .is_some_and(|t| Arc::ptr_eq(t, &self.topic));
+                if ours {
+                    streams.by_name.remove(&self.topic.name);
+                    log.closed = true;
                 }
             }
         }
@@ -733,9 +781,12 @@ mod tests {
         hub.publish("b", ServerEvent::new().data("b1")).unwrap();
         let mut sub = hub.subscribe("b", Some(&a));
         assert_eq!(sub.outcome(), Resume::Reset(ResetReason::OtherStream));
-        assert!(read(&drain(&mut sub))
-            .iter()
-            .all(|e| e.2 != "secret" && e.1 == "reset"));
+        let got = read(&drain(&mut sub));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(
+            (got[0].1.as_str(), got[0].2.as_str()),
+            ("reset", r#"{"reason":"other-stream"}"#)
+        );
         // Closing ends the subscriptions after what was published, and a
         // stream of the same name afterwards is another stream.
         let mut live = hub.subscribe("a", None);
@@ -816,6 +867,135 @@ mod tests {
         assert_eq!(lock(&topic.log).wakers.len(), 1);
     }
 
+    #[test]
+    fn a_stalled_subscriber_keeps_at_most_a_batch_of_what_the_log_dropped() {
+        let hub = hub(64);
+        let mut sub = hub.subscribe("s", None);
+        let _ = drain(&mut sub);
+        for _ in 0..64 {
+            hub.publish("s", ServerEvent::new().data("x".repeat(1000)))
+                .unwrap();
+        }
+        // One poll, as a body makes before its socket blocks.
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        assert!(Pin::new(&mut sub).poll_next(&mut cx).is_ready());
+        for _ in 0..1000 {
+            hub.publish("s", ServerEvent::new().data("y".repeat(1000)))
+                .unwrap();
+        }
+        let held: usize = sub.ready.iter().map(|e| e.as_bytes().len()).sum();
+        assert!(held <= BATCH_BYTES, "{held} bytes held");
+        assert!(!sub.ready.is_empty());
+    }
+
+    #[test]
+    fn streams_only_subscribed_to_are_forgotten_with_their_last_subscriber() {
+        let hub = hub(10);
+        for n in 0..1000 {
+            drop(hub.subscribe(&format!("session-{n}"), None));
+        }
+        assert!(lock(&hub.shared.streams).by_name.is_empty());
+        // Kept while one subscriber is left, or once it has events.
+        let a = hub.subscribe("a", None);
+        let b = hub.subscribe("a", None);
+        drop(a);
+        assert_eq!(hub.subscribers("a"), 1);
+        hub.publish("a", ServerEvent::new().data("1")).unwrap();
+        drop(b);
+        assert_eq!(hub.log_size("a").0, 1);
+        // A subscriber of a forgotten stream's name is on a new stream,
+        // where the publisher's events go.
+        let primed = {
+            let mut sub = hub.subscribe("b", None);
+            read_id(&drain(&mut sub)[0])
+        };
+        let mut again = hub.subscribe("b", Some(&primed));
+        assert_eq!(again.outcome(), Resume::Reset(ResetReason::OtherStream));
+        let _ = drain(&mut again);
+        hub.publish("b", ServerEvent::new().data("to b")).unwrap();
+        assert_eq!(read(&drain(&mut again))[0].2, "to b");
+    }
+
+    /// The id of a block of only an id.
+    fn read_id(e: &Encoded) -> String {
+        let text = core::str::from_utf8(e.as_bytes()).unwrap();
+        text.trim_start_matches("id: ").trim_end().to_string()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_a_small_log_subscribers_see_events_in_order_and_every_gap_is_a_reset() {
+        const EVENTS: u64 = 20_000;
+        let hub = Hub::with_config(HubConfig::default().max_events(16));
+        let publisher = {
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                for n in 1..=EVENTS {
+                    hub.publish("s", ServerEvent::new().data(format!("{n}")))
+                        .unwrap();
+                    if n % 8 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        };
+        let mut clients = Vec::new();
+        for k in 0..8u64 {
+            let hub = hub.clone();
+            clients.push(tokio::spawn(async move {
+                let mut last: Option<String> = None;
+                let mut prev = 0u64;
+                let (mut seen, mut resets) = (0u64, 0u64);
+                let mut rng = (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                while prev < EVENTS {
+                    let mut sub = hub.subscribe_with_backlog("s", last.as_deref());
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    let mut after_reset = matches!(sub.outcome(), Resume::Reset(_));
+                    for _ in 0..1 + rng % 300 {
+                        let Some(e) = sub.next().await else { break };
+                        match read(core::slice::from_ref(&e)).pop() {
+                            Some((id, t, _)) if t == "reset" => {
+                                // Positioned at the newest event: the
+                                // ones up to it are gone for this client.
+                                let at: u64 = id.rsplit('-').next().unwrap().parse().unwrap();
+                                assert!(at >= prev);
+                                prev = at;
+                                resets += 1;
+                                after_reset = true;
+                                last = Some(id);
+                            }
+                            Some((id, _, data)) => {
+                                let n: u64 = data.parse().unwrap();
+                                assert!(
+                                    n == prev + 1 || (after_reset && n > prev),
+                                    "{prev} then {n} without a reset"
+                                );
+                                prev = n;
+                                seen += 1;
+                                after_reset = false;
+                                last = Some(id);
+                            }
+                            None => last = Some(read_id(&e)),
+                        }
+                        if prev == EVENTS {
+                            break;
+                        }
+                    }
+                }
+                (seen, resets)
+            }));
+        }
+        publisher.await.unwrap();
+        for client in clients {
+            let (seen, _resets) = tokio::time::timeout(std::time::Duration::from_secs(60), client)
+                .await
+                .expect("bounded")
+                .unwrap();
+            assert!(seen > 0);
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn subscribers_resuming_at_random_points_get_every_event_once_in_order() {
         const EVENTS: u64 = 10_000;
@@ -864,8 +1044,7 @@ mod tests {
                             got += 1;
                         } else {
                             // The priming block: the position to resume from.
-                            let text = core::str::from_utf8(e.as_bytes()).unwrap();
-                            last = Some(text.trim_start_matches("id: ").trim_end().to_string());
+                            last = Some(read_id(&e));
                         }
                     }
                 }

@@ -143,9 +143,9 @@ impl From<Encoded> for Bytes {
 /// reconnects after its reconnection time and sends `Last-Event-ID`, so a
 /// server that resumes from that ID loses nothing. A body with an
 /// `EndAfter` ([`crate::adapter::body::SseBody::end_after`]) ends after
-/// `events` events or after `time`, whichever comes first, and sends
-/// `retry` just before it ends, so that the client comes back after that
-/// delay.
+/// `events` events or after `time`, whichever comes first, and then sends
+/// `retry`, so that the client comes back after that delay. (A body whose
+/// stream ends or fails first ends without it.)
 ///
 /// # Example
 ///
@@ -183,8 +183,9 @@ impl EndAfter {
         }
     }
 
-    /// End after `time`, counted from the body's creation; waiting for an
-    /// event or not.
+    /// End after `time`, counted from the
+    /// [`end_after`](crate::adapter::body::SseBody::end_after) call; waiting
+    /// for an event or not.
     pub fn time(time: Duration) -> Self {
         EndAfter {
             time: Some(time),
