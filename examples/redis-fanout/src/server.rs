@@ -12,9 +12,9 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use sse_proto::adapter::body::{response, SseBody};
-use sse_proto::server::{last_event_id, EndAfter};
+use sse_proto::server::{last_event_id, EndAfter, WriteTimeout};
 use sse_proto::ServerEvent;
 use tokio::net::TcpListener;
 
@@ -49,14 +49,23 @@ pub struct ServerConfig {
     pub mode: Mode,
     /// A keep-alive comment after this long without an event.
     pub keep_alive: Option<Duration>,
+    /// A connection that has not sent a whole request head this long after
+    /// it opened (or after its last response) is closed.
+    pub header_timeout: Duration,
+    /// A connection whose writes have waited this long (its client stopped
+    /// reading) is closed; see `sse_proto::server::WriteTimeout`.
+    pub write_timeout: Duration,
 }
 
 impl Default for ServerConfig {
-    /// Streaming, with keep-alives every 15 s.
+    /// Streaming, with keep-alives every 15 s, a 10 s request-head timeout
+    /// and a 30 s write timeout.
     fn default() -> Self {
         ServerConfig {
             mode: Mode::Streaming,
             keep_alive: Some(Duration::from_secs(15)),
+            header_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -65,6 +74,10 @@ type Body = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
 /// The largest `POST /publish` body.
 const MAX_PUBLISH: usize = 1 << 20;
+
+/// The largest request head read: a longer one (a huge `Last-Event-ID`)
+/// gets 431 and is not held.
+const MAX_HEAD: usize = 16 * 1024;
 
 /// Serves HTTP/1.1 on `listener` until the task is dropped or aborted:
 ///
@@ -92,8 +105,12 @@ pub async fn serve(listener: TcpListener, fanout: Fanout, config: ServerConfig) 
                 let streaming = streaming.clone();
                 async move { Ok::<_, Infallible>(handle(req, &fanout, config, &streaming).await) }
             });
+            let io = WriteTimeout::new(tcp, config.write_timeout);
             let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service)
+                .timer(TokioTimer::new())
+                .header_read_timeout(config.header_timeout)
+                .max_buf_size(MAX_HEAD)
+                .serve_connection(TokioIo::new(io), service)
                 .await;
         });
     }

@@ -537,6 +537,7 @@ async fn auto_mode_streams_up_to_the_limit_and_polls_beyond_it() {
             polling: EndAfter::events(2).retry(Duration::from_millis(100)),
         },
         keep_alive: None,
+        ..ServerConfig::default()
     };
     let (fanout, url) = in_process(&redis, Config::new(&stream), server).await;
     for i in 0..6 {
@@ -603,6 +604,7 @@ async fn a_polling_client_moves_past_the_reset_signal() {
     let server = ServerConfig {
         mode: Mode::Polling(EndAfter::events(1).retry(Duration::from_millis(100))),
         keep_alive: None,
+        ..ServerConfig::default()
     };
     let (fanout, url) = in_process(&redis, Config::new(&stream), server).await;
     let ids = publish_then_trim(&redis, &fanout, &stream, 5, 2).await;
