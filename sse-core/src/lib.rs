@@ -69,6 +69,8 @@
 //! let app = axum::Router::new().route("/events", axum::routing::get(events)).with_state(hub.clone());
 //! hub.publish("news", sse_proto::ServerEvent::new().data("hello")).unwrap();
 //! # let _: axum::Router = app;
+//! // Then: axum::serve(sse_proto::server::TimeoutListener::new(listener), app),
+//! // which closes clients that send no request or stop reading.
 //! # }
 //! ```
 //!

@@ -34,9 +34,13 @@ use http::HeaderMap;
 
 use crate::encoder::{EncodeError, ServerEvent};
 
+mod head;
 mod hub;
 mod io;
 
+pub use head::HeadTimeout;
+#[cfg(feature = "axum")]
+pub use head::TimeoutListener;
 pub use hub::{Hub, HubConfig, ResetReason, Resume, Subscription};
 pub use io::WriteTimeout;
 
