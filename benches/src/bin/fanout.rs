@@ -106,6 +106,7 @@ fn payload() -> String {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Hub,
+    Lean,
     AxumBroadcast,
 }
 
@@ -113,12 +114,14 @@ impl Kind {
     fn name(self) -> &'static str {
         match self {
             Kind::Hub => "sse-proto Hub + SseBody (axum)",
+            Kind::Lean => "sse-proto Hub + server::serve",
             Kind::AxumBroadcast => "axum Sse + tokio broadcast",
         }
     }
     fn arg(self) -> &'static str {
         match self {
             Kind::Hub => "hub",
+            Kind::Lean => "lean",
             Kind::AxumBroadcast => "axum",
         }
     }
@@ -157,6 +160,17 @@ fn serve(kind: Kind) {
                     .route("/events", axum::routing::get(events))
                     .with_state(hub.clone());
                 tokio::spawn(async move { axum::serve(listener, app).await });
+                let h = hub.clone();
+                publisher = Arc::new(move || {
+                    let _ = h.publish(STREAM, sse_proto::ServerEvent::new().data(payload()));
+                });
+                subscribers = Arc::new(move || hub.subscribers(STREAM));
+            }
+            Kind::Lean => {
+                use sse_proto::server::{serve, Hub, ServeConfig};
+                let hub = Hub::new();
+                let config = ServeConfig::new(|_| Some(STREAM.into()));
+                tokio::spawn(serve(listener, hub.clone(), config));
                 let h = hub.clone();
                 publisher = Arc::new(move || {
                     let _ = h.publish(STREAM, sse_proto::ServerEvent::new().data(payload()));
@@ -392,6 +406,7 @@ fn main() {
         let kind = match args.get(i + 1).map(String::as_str) {
             Some("hub") => Kind::Hub,
             Some("axum") => Kind::AxumBroadcast,
+            Some("lean") => Kind::Lean,
             other => panic!("--serve hub|axum, not {other:?}"),
         };
         return serve(kind);
@@ -419,7 +434,7 @@ fn main() {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let mut rows = Vec::new();
     let mut slopes = Vec::new();
-    for kind in [Kind::AxumBroadcast, Kind::Hub] {
+    for kind in [Kind::AxumBroadcast, Kind::Hub, Kind::Lean] {
         let mut server = Server::start(kind);
         let seen = Arc::new(Seen::default());
         let mut open = 0usize;
@@ -532,25 +547,30 @@ fn main() {
     println!("| --- | --- | ---: | --- |");
     for &n in &sizes {
         for (paced, how) in [(false, "burst"), (true, "50 events/s")] {
-            if let (Some(ours), Some(theirs)) = (
-                rate(Kind::Hub, n, paced),
-                rate(Kind::AxumBroadcast, n, paced),
-            ) {
-                let x = ours / theirs;
-                println!(
-                    "| deliveries/s/core ≥ 2x axum+broadcast | {n} subscribers, {how} | {x:.2}x | {} |",
-                    if x >= 2.0 { "yes" } else { "**no**" }
-                );
+            for ours in [Kind::Hub, Kind::Lean] {
+                if let (Some(r), Some(theirs)) =
+                    (rate(ours, n, paced), rate(Kind::AxumBroadcast, n, paced))
+                {
+                    let x = r / theirs;
+                    println!(
+                        "| {}: deliveries/s/core ≥ 2x axum+broadcast | {n} subscribers, {how} | {x:.2}x | {} |",
+                        ours.name(),
+                        if x >= 2.0 { "yes" } else { "**no**" }
+                    );
+                }
             }
         }
     }
     let slope = |k: Kind| slopes.iter().find(|(kk, _)| *kk == k).map(|(_, s)| *s);
-    if let (Some(ours), Some(theirs)) = (slope(Kind::Hub), slope(Kind::AxumBroadcast)) {
-        let x = ours / theirs;
-        println!(
-            "| memory per idle subscriber ≤ 0.5x axum+broadcast | RSS slope | {x:.2}x | {} |",
-            if x <= 0.5 { "yes" } else { "**no**" }
-        );
+    for ours in [Kind::Hub, Kind::Lean] {
+        if let (Some(s), Some(theirs)) = (slope(ours), slope(Kind::AxumBroadcast)) {
+            let x = s / theirs;
+            println!(
+                "| {}: memory per idle subscriber ≤ 0.5x axum+broadcast | RSS slope | {x:.2}x | {} |",
+                ours.name(),
+                if x <= 0.5 { "yes" } else { "**no**" }
+            );
+        }
     }
     for r in &rows {
         if r.delivered < r.expected {

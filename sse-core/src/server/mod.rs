@@ -4,7 +4,11 @@
 //! ([`Encoded`]), and a broadcast [`Hub`] that resumes clients from its log.
 //!
 //! The response body itself is [`crate::adapter::body::SseBody`]; with the
-//! `axum` feature it is an `IntoResponse`.
+//! `axum` feature it is an `IntoResponse`, and `TimeoutListener` gives
+//! `axum::serve` a head timeout ([`HeadTimeout`]) and a write timeout
+//! ([`WriteTimeout`]). For a process that only fans events out, [`serve`]
+//! is a lean HTTP/1.1 server around a [`Hub`], where an idle subscriber
+//! costs a few KiB.
 //!
 //! # Example: a resumable stream with axum
 //!
@@ -37,12 +41,14 @@ use crate::encoder::{EncodeError, ServerEvent};
 mod head;
 mod hub;
 mod io;
+mod serve;
 
 pub use head::HeadTimeout;
 #[cfg(feature = "axum")]
 pub use head::TimeoutListener;
 pub use hub::{Hub, HubConfig, ResetReason, Resume, Subscription};
 pub use io::WriteTimeout;
+pub use serve::{serve, Route, ServeConfig};
 
 /// The request's `Last-Event-ID`, when it has one that is UTF-8 text (as
 /// browsers and this crate's client send it: `id: café-7` comes back as

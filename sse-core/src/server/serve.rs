@@ -1,0 +1,258 @@
+//! A lean HTTP/1.1 server for SSE fan-out alone: what a [`Hub`] needs to
+//! hold many idle subscribers cheaply.
+
+use std::boxed::Box;
+use std::io;
+use std::string::String;
+use std::sync::Arc;
+use std::time::Duration;
+use std::vec::Vec;
+
+use http_body_util::BodyExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::{last_event_id, Hub, WriteTimeout};
+use crate::adapter::body::{SseBody, DEFAULT_KEEP_ALIVE};
+
+/// Which stream of the hub a request asks for; `None` answers 404.
+pub type Route = Arc<dyn Fn(&http::Request<()>) -> Option<String> + Send + Sync>;
+
+/// How [`serve`] serves.
+#[derive(Clone)]
+pub struct ServeConfig {
+    route: Route,
+    backlog: bool,
+    keep_alive: Option<Duration>,
+    head_timeout: Duration,
+    write_timeout: Duration,
+    max_head: usize,
+}
+
+impl core::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("backlog", &self.backlog)
+            .field("keep_alive", &self.keep_alive)
+            .field("head_timeout", &self.head_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .field("max_head", &self.max_head)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServeConfig {
+    /// `route` names the hub's stream for a `GET` request (it sees the
+    /// path, query and headers, to check a token, say), or refuses it with
+    /// `None` (404). Defaults: no backlog for new clients
+    /// ([`Hub::subscribe`]), keep-alives every 15 s, 10 s for the request
+    /// head, 30 s for a write that waits, 16 KiB of request head.
+    pub fn new(
+        route: impl Fn(&http::Request<()>) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        ServeConfig {
+            route: Arc::new(route),
+            backlog: false,
+            keep_alive: Some(DEFAULT_KEEP_ALIVE),
+            head_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            max_head: 16 * 1024,
+        }
+    }
+
+    /// New clients get the stream's log first ([`Hub::subscribe_with_backlog`]).
+    pub fn backlog(mut self, on: bool) -> Self {
+        self.backlog = on;
+        self
+    }
+
+    /// The keep-alive interval, or none.
+    pub fn keep_alive(mut self, interval: Option<Duration>) -> Self {
+        self.keep_alive = interval;
+        self
+    }
+
+    /// The time a connection has to send its request head.
+    pub fn head_timeout(mut self, timeout: Duration) -> Self {
+        self.head_timeout = timeout;
+        self
+    }
+
+    /// The time a write may wait on a client that does not read.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// The largest request head read (at least 1 KiB); a longer one gets
+    /// 431.
+    pub fn max_head(mut self, bytes: usize) -> Self {
+        self.max_head = bytes.max(1024);
+        self
+    }
+}
+
+/// Serves `hub` on `listener` until the task is dropped: an HTTP/1.1
+/// server for SSE alone, for a process (or a port) that does nothing but
+/// fan events out, where each idle subscriber should cost little.
+///
+/// A `GET` request that `config`'s route accepts gets `200` with the SSE
+/// headers and `connection: close`, and then its subscription, resumed from
+/// its `Last-Event-ID` ([`Hub::subscribe`]), until the client goes, the
+/// stream is [closed](Hub::close), or a write waits longer than the write
+/// timeout. Other requests get 404 (refused by the route), 405 (not
+/// `GET`), 400 (malformed) or 431 (a head over the limit), and are closed.
+///
+/// Unlike a general server it keeps nothing per connection while it waits
+/// but the subscription and the socket: the request head's buffer is gone
+/// once the head is read, and an idle [`SseBody`] holds no buffer. It keeps
+/// accepting after an accept error (out of file descriptors, say), waiting
+/// 10 ms, doubling up to 1 s while they go on. It does not speak TLS or
+/// HTTP/2: put it behind a proxy for those.
+///
+/// ```no_run
+/// use sse_proto::server::{serve, Hub, ServeConfig};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let hub = Hub::new();
+/// let config = ServeConfig::new(|req| (req.uri().path() == "/events").then(|| "news".into()));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// tokio::spawn(serve(listener, hub.clone(), config));
+/// hub.publish("news", sse_proto::ServerEvent::new().data("hello"))?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn serve(listener: TcpListener, hub: Hub, config: ServeConfig) {
+    let config = Arc::new(config);
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        match listener.accept().await {
+            Ok((tcp, _)) => {
+                backoff = Duration::from_millis(10);
+                let _ = tcp.set_nodelay(true);
+                tokio::spawn(connection(tcp, hub.clone(), config.clone()));
+            }
+            Err(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// What a request head came to.
+enum Head {
+    /// A request the route accepted: the stream and the `Last-Event-ID`.
+    Stream(String, Option<String>),
+    /// An answer, then the end.
+    Refuse(&'static str),
+}
+
+async fn connection(mut tcp: TcpStream, hub: Hub, config: Arc<ServeConfig>) {
+    let head = tokio::time::timeout(config.head_timeout, read_head(&mut tcp, &config)).await;
+    let (stream, last) = match head {
+        Ok(Ok(Head::Stream(stream, last))) => (stream, last),
+        Ok(Ok(Head::Refuse(status))) => {
+            let reply =
+                std::format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let write = tcp.write_all(reply.as_bytes());
+            let _ = tokio::time::timeout(config.write_timeout, write).await;
+            return;
+        }
+        // The client went, or sent no head in time.
+        Ok(Err(_)) | Err(_) => return,
+    };
+    let events = if config.backlog {
+        hub.subscribe_with_backlog(&stream, last.as_deref())
+    } else {
+        hub.subscribe(&stream, last.as_deref())
+    };
+    drop((stream, last));
+    let (mut read, write) = tcp.into_split();
+    let mut write = WriteTimeout::new(write, config.write_timeout);
+    if write.write_all(RESPONSE_HEAD).await.is_err() {
+        return;
+    }
+    let mut body = Box::pin(SseBody::with_keep_alive(events, config.keep_alive));
+    let mut scratch = [0u8; 64];
+    loop {
+        tokio::select! {
+            frame = body.frame() => {
+                let Some(Ok(frame)) = frame else { return };
+                if let Ok(data) = frame.into_data() {
+                    if write.write_all(&data).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            // A client sends nothing more; its end (or anything else) is
+            // read here, so a client that goes is dropped at once.
+            read = read.read(&mut scratch) => {
+                if !matches!(read, Ok(n) if n > 0) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The response head: no length and `connection: close`, so the body runs
+/// until the connection ends, with no chunk framing.
+const RESPONSE_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nx-accel-buffering: no\r\nconnection: close\r\n\r\n";
+
+/// The most headers a request may have.
+const MAX_HEADERS: usize = 64;
+
+/// Reads and routes the request head; the buffer is dropped on return.
+async fn read_head(tcp: &mut TcpStream, config: &ServeConfig) -> io::Result<Head> {
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    loop {
+        if let Some(head) = parse(&buf, config) {
+            return Ok(head);
+        }
+        let room = (config.max_head - buf.len()).min(4096);
+        let start = buf.len();
+        buf.resize(start + room, 0);
+        let n = tcp.read(&mut buf[start..]).await?;
+        buf.truncate(start + n);
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+}
+
+/// The head in `buf`, routed, once it is whole or wrong; `None` while more
+/// may come. Not async: the parser's header array (2 KiB) stays on the
+/// stack instead of in every connection's task.
+fn parse(buf: &[u8], config: &ServeConfig) -> Option<Head> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(buf) {
+        Ok(httparse::Status::Complete(_)) => Some(route(&req, config)),
+        Ok(httparse::Status::Partial) if buf.len() >= config.max_head => {
+            Some(Head::Refuse(TOO_LARGE))
+        }
+        Ok(httparse::Status::Partial) => None,
+        Err(httparse::Error::TooManyHeaders) => Some(Head::Refuse(TOO_LARGE)),
+        Err(_) => Some(Head::Refuse("400 Bad Request")),
+    }
+}
+
+const TOO_LARGE: &str = "431 Request Header Fields Too Large";
+
+fn route(req: &httparse::Request<'_, '_>, config: &ServeConfig) -> Head {
+    if req.method != Some("GET") {
+        return Head::Refuse("405 Method Not Allowed");
+    }
+    let mut request = http::Request::builder().uri(req.path.unwrap_or("/"));
+    for h in req.headers.iter() {
+        request = request.header(h.name, h.value);
+    }
+    let Ok(request) = request.body(()) else {
+        return Head::Refuse("400 Bad Request");
+    };
+    match (config.route)(&request) {
+        Some(stream) => Head::Stream(stream, last_event_id(request.headers()).map(String::from)),
+        None => Head::Refuse("404 Not Found"),
+    }
+}
