@@ -9,7 +9,9 @@ use sse_proto::adapter::body::SseBody;
 use sse_proto::server::{last_event_id, Hub, Subscription, TimeoutListener};
 use sse_proto::ServerEvent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
+
+mod common;
 
 async fn events(State(hub): State<Hub>, headers: HeaderMap) -> SseBody<Subscription> {
     SseBody::new(hub.subscribe("news", last_event_id(&headers)))
@@ -80,29 +82,21 @@ async fn the_axum_example_resumes_a_client_and_closes_silent_and_non_reading_one
     assert!(start.elapsed() >= Duration::from_secs(1));
 
     // A client that stops reading is dropped at the write timeout.
-    let socket = TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    let mut stuck = socket.connect(addr).await.expect("connect");
-    stuck
-        .write_all(b"GET /events HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await
-        .expect("request");
-    let start = Instant::now();
-    while hub.subscribers("news") < 2 {
-        assert!(start.elapsed() < SLACK, "the stuck client subscribed");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let stuck = common::non_reader(addr).await;
+    common::until(SLACK, "the stuck client subscribed", || {
+        hub.subscribers("news") == 2
+    })
+    .await;
     for _ in 0..64 {
         hub.publish("news", ServerEvent::new().data("x".repeat(64 * 1024)))
             .expect("valid");
     }
     drop(tcp);
-    while hub.subscribers("news") > 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(1) + SLACK,
-            "the client that stopped reading was not dropped"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::until(
+        Duration::from_secs(1) + SLACK,
+        "the non-reader dropped",
+        || hub.subscribers("news") == 0,
+    )
+    .await;
     drop(stuck);
 }

@@ -22,6 +22,8 @@ use sse_proto::ServerEvent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
+mod common;
+
 /// The system allocator, counting the bytes live now and the most live
 /// since the last [`reset_peak`].
 struct Counting;
@@ -77,15 +79,7 @@ fn peak() -> usize {
     PEAK.load(Ordering::Relaxed)
 }
 
-/// Waits, up to `limit`, until `done` holds; says how long it took.
-async fn until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    start.elapsed()
-}
+use common::until;
 
 /// Reads what the server sends until it closes (or resets) the
 /// connection, at most `limit` later; `None` if it stays open.
@@ -180,12 +174,7 @@ async fn non_readers_are_dropped_and_their_memory_given_back(
     let opened = demo.streams_opened();
     let mut clients = Vec::new();
     for _ in 0..CLIENTS {
-        let socket = TcpSocket::new_v4().expect("socket");
-        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-        let mut tcp = socket.connect(addr).await.expect("connect");
-        tcp.write_all(b"GET /events HTTP/1.1\r\nhost: x\r\n\r\n")
-            .await
-            .expect("request");
+        let tcp = common::non_reader(addr).await;
         clients.push(tcp);
     }
     until(SLACK, "every client's stream begun", || {

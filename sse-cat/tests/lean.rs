@@ -10,7 +10,9 @@ use sse_proto::server::{serve, Hub, ServeConfig};
 use sse_proto::session::Config;
 use sse_proto::ServerEvent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
+
+mod common;
 
 const SLACK: Duration = Duration::from_secs(10);
 
@@ -38,12 +40,8 @@ async fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
     String::from_utf8_lossy(&got).into_owned()
 }
 
-async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < SLACK, "not within {SLACK:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+async fn until(what: &str, done: impl FnMut() -> bool) {
+    common::until(SLACK, what, done).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,13 +154,7 @@ async fn silent_clients_stuck_clients_and_gone_clients_are_dropped() {
     until("dropped when it went", || hub.subscribers("news") == 0).await;
 
     // Stops reading: dropped at the write timeout.
-    let socket = TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
-    let mut stuck = socket.connect(addr).await.expect("connect");
-    stuck
-        .write_all(b"GET /events HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await
-        .expect("request");
+    let stuck = common::non_reader(addr).await;
     until("subscribed", || hub.subscribers("news") == 1).await;
     for _ in 0..64 {
         hub.publish("news", ServerEvent::new().data("x".repeat(64 * 1024)))
