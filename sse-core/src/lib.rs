@@ -122,7 +122,7 @@
 //! | `client::reqwest`, `client::hyper` | ready connectors, and `Client::get` | `reqwest`, `hyper` |
 //! | `adapter::codec` | a tokio-util `Decoder` and `Encoder` | `codec` |
 //! | `adapter::stream` | a `Stream` of byte chunks to a `Stream` of frames | `stream` |
-//! | [`server`] | `Last-Event-ID`, a broadcast [`server::Hub`] with a resumable log, [`server::EndAfter`] | `server` |
+//! | [`server`] | `Last-Event-ID`, a broadcast [`server::Hub`] with a resumable log, [`server::EndAfter`], connection timeouts, and `server::serve`, a lean HTTP/1.1 server for fan-out | `server` |
 //! | `adapter::body` | an `http_body::Body` with keep-alives, and the response head | `server` |
 //!
 //! # Crate features
@@ -137,8 +137,8 @@
 //! | `hyper` | `client::hyper::HyperConnector`, `Client::get` without `reqwest` | `client`, `hyper`, `hyper-util`, `hyper-rustls` and `rustls` (ring, webpki roots), `http-body-util`, `url` |
 //! | `codec` | `adapter::codec` | `std`, `tokio-util` (codec) |
 //! | `stream` | `adapter::stream` | `std`, `futures-core` |
-//! | `server` | `server`, `adapter::body` | `std`, `http`, `http-body`, `futures-core`, `tokio` (time) |
-//! | `axum` | `SseBody` as an axum 0.8 `IntoResponse` | `server`, `axum-core` |
+//! | `server` | `server`, `adapter::body` | `std`, `http`, `http-body`, `http-body-util`, `httparse`, `futures-core`, `tokio` (time, net, io-util, rt, macros) |
+//! | `axum` | `SseBody` as an axum 0.8 `IntoResponse`, `server::TimeoutListener` | `server`, `axum-core`, `axum` (tokio, http1) |
 //!
 //! Without `alloc` the crate depends on `memchr` alone and links no
 //! allocator (checked by a build for `thumbv7em-none-eabihf`). The minimum
