@@ -123,8 +123,8 @@
 //!
 //! | feature | adds | pulls in |
 //! | --- | --- | --- |
-//! | `std` (default) | `alloc`, and `std` for `memchr` and `bytes` | `alloc` |
-//! | `alloc` | the decoder, `ServerEvent`, `encode_to`, `session`, `replay` | `bytes` |
+//! | `std` (default) | `alloc`, and `std` for `memchr`, `bytes` and `simdutf8` (which then picks its SIMD code at run time) | `alloc` |
+//! | `alloc` | the decoder, `ServerEvent`, `encode_to`, `session`, `replay` | `bytes`, `simdutf8` (the UTF-8 check of the text accessors) |
 //! | `serde` | `ServerEvent::json_data` | `alloc`, `serde`, `serde_json` |
 //! | `client` | the `client` module | `std`, `http`, `tokio` (time, sync, macros), `futures-core`, `futures-util` |
 //! | `reqwest` | `client::reqwest::ReqwestConnector`, `Client::get` | `client`, `reqwest` (rustls with webpki roots, no OpenSSL, no decompression) |
