@@ -3,6 +3,7 @@
 use alloc::borrow::Cow;
 use alloc::collections::VecDeque;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 use core::ops::ControlFlow;
 use core::time::Duration;
@@ -17,6 +18,11 @@ use crate::parser::{Field, Parser, Sink};
 /// stream as one event, small enough that a broken or hostile server cannot
 /// exhaust memory. Change it with [`Decoder::max_event_size`].
 pub const DEFAULT_MAX_EVENT_SIZE: usize = 16 * 1024 * 1024;
+
+/// The most memory the decoder keeps unused between events (a buffer to
+/// gather the next event into), and the most a gathered event's data holds
+/// beyond its length: after a large event, the buffer it grew is given back.
+const SPARE_MAX: usize = 64 * 1024;
 
 /// Values up to this long are kept inline: no allocation, no reference count.
 const INLINE: usize = 30;
@@ -318,6 +324,9 @@ enum Out {
 /// several lines, are gathered into a buffer that is reused from event to
 /// event. At most [`Decoder::max_event_size`] bytes of one event's values are
 /// held; past that the event is dropped with [`DecodeError::TooLarge`].
+/// Between events the decoder keeps at most 64 KiB of buffer for the next
+/// one: the buffer a large event grew is given back once the event is
+/// handed out, and the event's data holds no more than its length.
 ///
 /// # Example
 ///
@@ -566,10 +575,12 @@ impl State {
         self.id_line = LineValue::Empty;
     }
 
-    /// Keeps an emptied buffer for reuse, unless a larger one is kept already.
+    /// Keeps an emptied buffer for reuse, unless a larger one is kept
+    /// already, or it is larger than [`SPARE_MAX`]: after one large event the
+    /// decoder goes back to holding little.
     fn keep_spare(&mut self, mut buf: BytesMut) {
         buf.clear();
-        if buf.capacity() > self.spare.capacity() {
+        if buf.capacity() > self.spare.capacity() && buf.capacity() <= SPARE_MAX {
             self.spare = buf;
         }
     }
@@ -614,6 +625,15 @@ impl State {
         match core::mem::take(&mut self.data) {
             Value::Empty => None,
             Value::Shared(line) => Some(line),
+            Value::Owned(buf) if buf.capacity() - buf.len() > SPARE_MAX => {
+                // The buffer grew (geometrically) far past the data: a large
+                // event. Give the rest back instead of keeping it, with the
+                // event or as a spare. Shrinking a large allocation is done
+                // in place by the allocator, without a copy.
+                let mut data = Vec::from(buf);
+                data.shrink_to_fit();
+                Some(Bytes::from(data))
+            }
             Value::Owned(mut buf) => {
                 let data = buf.split().freeze();
                 self.keep_spare(buf);
