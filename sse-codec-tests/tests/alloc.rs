@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::ops::ControlFlow;
 
 use bytes::Bytes;
-use sse_proto::{Decoder, Field, Frame, Parser, Sink};
+use sse_proto::{Decoder, Field, Frame, FrameView, Parser, Sink};
 
 /// Counts the allocations made by the current thread (tests run on several
 /// threads; each counts only its own).
@@ -287,4 +287,45 @@ fn after_an_8_mib_event_the_decoder_holds_at_most_64_kib_beyond_the_live_event()
     assert!(live <= LIMIT, "the decoder holds {live} bytes");
     drop(decoder);
     assert_eq!(live_since(before), 0, "all freed");
+}
+
+#[test]
+fn decode_with_allocates_next_to_nothing_and_gives_back_a_large_buffer() {
+    let n = 20_000;
+    let stream = small_events(n);
+    let chunks: Vec<Bytes> = stream.chunks(4096).map(Bytes::copy_from_slice).collect();
+    let (events, allocs) = allocations(|| {
+        let mut decoder = Decoder::new();
+        let mut events = 0;
+        for c in &chunks {
+            decoder.decode_with(c, |frame| {
+                if let Ok(FrameView::Event(e)) = frame {
+                    assert!(!e.data().is_empty());
+                    events += 1;
+                }
+            });
+        }
+        events
+    });
+    assert_eq!(events, n);
+    // The gathering buffer for events cut by a chunk's end, once.
+    assert!(allocs <= 4, "{allocs} allocations for {n} events");
+
+    // After an 8 MiB event, lent and gone, the decoder keeps little.
+    let mut big = b"data: ".to_vec();
+    big.resize(6 + (8 << 20), b'x');
+    big.extend_from_slice(b"\n\ndata: a\ndata: b\n\n");
+    let before = LIVE.with(Cell::get);
+    let mut decoder = Decoder::new();
+    let mut lens = Vec::new();
+    for c in big.chunks(4096) {
+        decoder.decode_with(c, |frame| {
+            if let Ok(FrameView::Event(e)) = frame {
+                lens.push(e.data_bytes().len());
+            }
+        });
+    }
+    assert_eq!(lens, [8 << 20, 3]);
+    let live = live_since(before) - (lens.capacity() * std::mem::size_of::<usize>()) as i64;
+    assert!(live <= 64 * 1024, "the decoder holds {live} bytes");
 }

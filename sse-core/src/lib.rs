@@ -258,4 +258,6 @@ pub mod replay;
 #[cfg(feature = "alloc")]
 pub mod session;
 #[cfg(feature = "alloc")]
-pub use decoder::{DecodeError, Decoder, Event, Frame, Frames, DEFAULT_MAX_EVENT_SIZE};
+pub use decoder::{
+    DecodeError, Decoder, Event, EventView, Frame, FrameView, Frames, DEFAULT_MAX_EVENT_SIZE,
+};
