@@ -729,6 +729,15 @@ impl State {
     /// Appends a piece of a `data` line. `first` says it starts the line;
     /// `shared` is the piece as shared bytes, when it is a whole line.
     fn push_data(&mut self, part: &[u8], shared: Option<Bytes>, first: bool) {
+        // Gathering already: append in place (the common case in small
+        // chunks), without moving the buffer out and back.
+        if let Value::Owned(buf) = &mut self.data {
+            if first {
+                buf.put_u8(b'\n');
+            }
+            buf.put_slice(part);
+            return;
+        }
         match (core::mem::take(&mut self.data), shared) {
             // The block's first line, whole in one piece: keep it shared.
             (Value::Empty, Some(line)) => self.data = Value::Shared(line),
@@ -1164,6 +1173,7 @@ where
 {
     type Break = core::convert::Infallible;
 
+    #[inline]
     fn value(&mut self, field: Field, part: &'a [u8], last: bool) -> ControlFlow<Self::Break> {
         let st = &mut *self.st;
         let first = st.start_piece(last);
@@ -1199,7 +1209,9 @@ where
             }
             Field::Event if whole => {
                 self.event_type = Some(part);
-                st.event_type = LineValue::Empty;
+                if !matches!(st.event_type, LineValue::Empty) {
+                    st.event_type = LineValue::Empty;
+                }
             }
             Field::Event => {
                 self.event_type = None;
@@ -1230,6 +1242,7 @@ where
         ControlFlow::Continue(())
     }
 
+    #[inline]
     fn dispatch(&mut self) -> ControlFlow<Self::Break> {
         let Lend {
             st,
@@ -1265,10 +1278,13 @@ where
             }
         }
         // The data was lent, not handed out: its whole buffer is free again.
+        // (The common block, whole in the chunk, left nothing in `st`.)
         if let Value::Owned(buf) = core::mem::take(&mut st.data) {
             st.keep_lent(buf);
         }
-        st.clear_block();
+        if !matches!(st.event_type, LineValue::Empty) {
+            st.event_type = LineValue::Empty;
+        }
         ControlFlow::Continue(())
     }
 }
