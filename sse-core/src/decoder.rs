@@ -1024,11 +1024,15 @@ impl State {
 
     /// The blank line's first steps, the same whether anything is
     /// dispatched: the last event ID string takes the buffer's value (step
-    /// 1), and the block's counters restart. Returns whether the block was
-    /// being discarded (its values are then cleared).
+    /// 1; unless `id_lent`: the buffer is then a slice the lending sink
+    /// holds), and the block's counters restart. Returns whether the block
+    /// was being discarded (its values are then cleared).
     #[inline]
-    fn blank_line(&mut self) -> bool {
-        self.last_event_id = self.id_buf.clone();
+    fn blank_line(&mut self, id_lent: bool) -> bool {
+        // A lent id buffer is the lending sink's to commit.
+        if !id_lent {
+            self.last_event_id = self.id_buf.clone();
+        }
         self.data_seen = false;
         self.size = 0;
         if core::mem::take(&mut self.discarding) {
@@ -1103,7 +1107,7 @@ impl<'a> Sink<'a> for Collect<'a, '_> {
 
     fn dispatch(&mut self) -> ControlFlow<Out> {
         let st = &mut *self.st;
-        if st.blank_line() {
+        if st.blank_line(false) {
             return ControlFlow::Continue(());
         }
         let event_type = into_text(core::mem::take(&mut st.event_type));
@@ -1127,6 +1131,8 @@ where
         chunk,
         data: None,
         event_type: None,
+        id: None,
+        last_id: None,
         f,
     };
     match parser.feed(chunk, &mut sink) {
@@ -1137,8 +1143,16 @@ where
         st,
         data,
         event_type,
+        id,
+        last_id,
         ..
     } = sink;
+    if let Some(id) = id {
+        st.id_buf = Text::copy(id);
+    }
+    if let Some(id) = last_id {
+        st.last_event_id = Text::copy(id);
+    }
     // The block goes on in the next chunk: keep what it borrowed.
     if let Some(line) = data {
         let mut buf = st.take_spare();
@@ -1164,6 +1178,12 @@ struct Lend<'a, 's, F> {
     /// The block's event type, when it was last set by a line whole in this
     /// chunk (then `st.event_type` is empty).
     event_type: Option<&'a [u8]>,
+    /// The last event ID buffer, when it was last set by an `id` line whole
+    /// in this chunk (then `st.id_buf` is stale).
+    id: Option<&'a [u8]>,
+    /// The last event ID string, when a blank line in this chunk set it
+    /// from [`Lend::id`] (then `st.last_event_id` is stale).
+    last_id: Option<&'a [u8]>,
     f: &'s mut F,
 }
 
@@ -1217,7 +1237,19 @@ where
                 self.event_type = None;
                 set_piece(&mut st.event_type, part, None, first);
             }
-            Field::Id => st.id_piece(part, || Text::copy(part), first, last),
+            // A whole id is held as a slice until the chunk ends: copying
+            // it, and then the last event ID, for every event costs more.
+            Field::Id if whole => {
+                if !part.contains(&0) {
+                    self.id = Some(part);
+                }
+            }
+            Field::Id => {
+                if let Some(id) = self.id.take() {
+                    st.id_buf = Text::copy(id);
+                }
+                st.id_piece(part, || Text::copy(part), first, last);
+            }
             Field::Retry => {}
         }
         ControlFlow::Continue(())
@@ -1248,11 +1280,15 @@ where
             st,
             data,
             event_type,
+            id,
+            last_id,
             f,
             ..
         } = self;
         let (data, event_type) = (data.take(), event_type.take());
-        if st.blank_line() {
+        // Step 1, for an id buffer held as a slice.
+        *last_id = *id;
+        if st.blank_line(id.is_some()) {
             return ControlFlow::Continue(());
         }
         {
@@ -1273,7 +1309,7 @@ where
                         event_type
                     },
                     data,
-                    last_event_id: st.last_event_id.as_bytes(),
+                    last_event_id: last_id.unwrap_or_else(|| st.last_event_id.as_bytes()),
                 })));
             }
         }
