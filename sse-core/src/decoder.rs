@@ -604,6 +604,8 @@ impl Decoder {
     /// A value that lies whole in `chunk` is lent from it; values spread over
     /// chunks, and data of several lines, from a buffer reused from event to
     /// event. Nothing is allocated for an event that lies whole in its chunk.
+    /// At the chunk's end the last id read, and the type of an event the end
+    /// cuts, are copied to be kept: an allocation when longer than 30 bytes.
     ///
     /// # Example
     ///

@@ -103,6 +103,10 @@
 //! # Ok::<(), sse_proto::DecodeError>(())
 //! ```
 //!
+//! To read each event where it stands (parse its JSON, forward its text)
+//! rather than keep it, [`Decoder::decode_with`] lends it to a callback as an
+//! [`EventView`], without building an owned event: the faster path.
+//!
 //! # What is here
 //!
 //! | item | what it does | feature |
@@ -151,6 +155,19 @@
 #![cfg_attr(
     not(feature = "alloc"),
     doc = "[`Decoder`]: https://docs.rs/sse-proto/latest/sse_proto/struct.Decoder.html"
+)]
+#![cfg_attr(
+    feature = "alloc",
+    doc = "[`Decoder::decode_with`]: crate::Decoder::decode_with"
+)]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`Decoder::decode_with`]: https://docs.rs/sse-proto/latest/sse_proto/struct.Decoder.html#method.decode_with"
+)]
+#![cfg_attr(feature = "alloc", doc = "[`EventView`]: crate::EventView")]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`EventView`]: https://docs.rs/sse-proto/latest/sse_proto/struct.EventView.html"
 )]
 #![cfg_attr(feature = "alloc", doc = "[`Event`]: crate::Event")]
 #![cfg_attr(
