@@ -1048,6 +1048,7 @@ impl State {
 impl<'a> Sink<'a> for Collect<'a, '_> {
     type Break = Out;
 
+    #[inline(always)]
     fn value(&mut self, field: Field, part: &'a [u8], last: bool) -> ControlFlow<Out> {
         let st = &mut *self.st;
         let first = st.start_piece(last);
@@ -1195,7 +1196,7 @@ where
 {
     type Break = core::convert::Infallible;
 
-    #[inline]
+    #[inline(always)]
     fn value(&mut self, field: Field, part: &'a [u8], last: bool) -> ControlFlow<Self::Break> {
         let st = &mut *self.st;
         let first = st.start_piece(last);
