@@ -390,6 +390,10 @@ enum Out {
 /// decoder: [`Decoder::finish`] readies it for the next stream and keeps the
 /// last event ID and the reconnection time, as a browser does.
 ///
+/// To read each event where it stands rather than keep it,
+/// [`Decoder::decode_with`] lends the same frames to a callback, without
+/// building owned events: the faster path.
+///
 /// # Memory
 ///
 /// A value that lies whole in one chunk is shared with it
