@@ -1348,6 +1348,17 @@ where
         if st.blank_line(id.is_some()) {
             return ControlFlow::Continue(());
         }
+        // Gathered data is padded with LFs to a whole 64-byte step where the
+        // buffer has the room, so that its UTF-8 check has no tail to copy
+        // (see `Lookahead`); the padding goes when the buffer is cleared.
+        let mut gathered = 0;
+        if let (None, Value::Owned(buf)) = (data, &mut st.data) {
+            gathered = buf.len();
+            let pad = gathered.next_multiple_of(64) - gathered;
+            if buf.capacity() - gathered >= pad {
+                buf.put_bytes(b'\n', pad);
+            }
+        }
         {
             let st = &**st;
             // Step 2: with an empty data buffer, dispatch nothing.
@@ -1358,7 +1369,7 @@ where
                 }
                 (None, Value::Empty) => None,
                 (None, Value::Shared(line)) => Some((&line[..], &line[..])),
-                (None, Value::Owned(buf)) => Some((&buf[..], &buf[..])),
+                (None, Value::Owned(buf)) => Some((&buf[..gathered], &buf[..])),
             };
             if let Some((data, after)) = data {
                 let event_type = event_type.unwrap_or_else(|| value_bytes(&st.event_type));
