@@ -1178,6 +1178,7 @@ impl<'a> Sink<'a> for Collect<'a, '_> {
 
 /// Feeds `chunk` to `parser` with a [`Lend`] sink, then keeps in `st` what
 /// the sink still borrows from the chunk.
+#[inline(always)]
 fn lend<F>(parser: &mut Parser, st: &mut State, chunk: &[u8], f: &mut F)
 where
     F: FnMut(Result<FrameView<'_>, DecodeError>),
