@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures::Stream;
-use sse_proto::{Decoder, Field, Frame, Parser, Sink};
+use sse_proto::{Decoder, Field, Frame, FrameView, Parser, Sink};
 
 /// What a contender is, for the report's columns and ratios.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +78,10 @@ pub enum Contender {
     /// ([`sse_proto::Event::data`], which checks UTF-8), as the peers that
     /// hand out `String`s do before the caller sees the event.
     DecoderText,
+    /// Our [`Decoder::decode_with`], lending each event to a callback that
+    /// reads its data as text ([`sse_proto::EventView::data`], UTF-8 checked):
+    /// the same text, without an owned event.
+    DecoderLendText,
     /// Our `stream` adapter (`sse_proto::adapter::stream::EventStream`), driven
     /// like the peers' streams.
     Stream,
@@ -98,11 +102,12 @@ pub enum Contender {
 
 impl Contender {
     /// Every contender, in report order.
-    pub const ALL: [Contender; 11] = [
+    pub const ALL: [Contender; 12] = [
         Contender::Memchr,
         Contender::Parser,
         Contender::Decoder,
         Contender::DecoderText,
+        Contender::DecoderLendText,
         Contender::Stream,
         Contender::EventsourceStream,
         Contender::SseStream,
@@ -119,6 +124,7 @@ impl Contender {
             Contender::Parser => "sse-proto parser",
             Contender::Decoder => "sse-proto decoder",
             Contender::DecoderText => "sse-proto decoder + str",
+            Contender::DecoderLendText => "sse-proto decode_with + str",
             Contender::Stream => "sse-proto stream adapter",
             Contender::EventsourceStream => "eventsource-stream 0.2.3",
             Contender::SseStream => "sse-stream 0.3.0",
@@ -133,9 +139,11 @@ impl Contender {
     pub const fn role(self) -> Role {
         match self {
             Contender::Memchr => Role::Ceiling,
-            Contender::Parser | Contender::Decoder | Contender::DecoderText | Contender::Stream => {
-                Role::Ours
-            }
+            Contender::Parser
+            | Contender::Decoder
+            | Contender::DecoderText
+            | Contender::DecoderLendText
+            | Contender::Stream => Role::Ours,
             _ => Role::Peer,
         }
     }
@@ -147,6 +155,7 @@ impl Contender {
             Contender::Parser => "Parser::feed per chunk, counting sink",
             Contender::Decoder => "Decoder::frames per chunk",
             Contender::DecoderText => "Decoder::frames per chunk, Event::data()",
+            Contender::DecoderLendText => "Decoder::decode_with per chunk, EventView::data()",
             Contender::Stream
             | Contender::EventsourceStream
             | Contender::SseStream
@@ -179,6 +188,18 @@ impl Contender {
             }
             Contender::Decoder => n = decode_events(chunks, |e| e.data_bytes().len()),
             Contender::DecoderText => n = decode_events(chunks, |e| e.data().len()),
+            Contender::DecoderLendText => {
+                let mut decoder = Decoder::new();
+                for c in chunks.iter() {
+                    decoder.decode_with(black_box(c), |frame| {
+                        if let Ok(FrameView::Event(event)) = frame {
+                            black_box(event.data().len());
+                            n += 1;
+                        }
+                    });
+                }
+                decoder.finish();
+            }
             Contender::Stream => {
                 drain(
                     sse_proto::adapter::stream::EventStream::new(byte_stream(chunks)),
@@ -277,6 +298,20 @@ impl Contender {
                             }
                         }
                     }
+                }
+            }
+            Contender::DecoderLendText => {
+                let mut decoder = Decoder::new();
+                for c in chunks.iter() {
+                    decoder.decode_with(c, |frame| match frame {
+                        Ok(FrameView::Event(e)) if error.is_none() => {
+                            out.push(Ev::new(&e.event_type(), &e.data(), &e.last_event_id()))
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            error.get_or_insert(e.to_string());
+                        }
+                    });
                 }
             }
             Contender::Stream => {

@@ -57,16 +57,25 @@ pub enum Corpus {
     Crlf,
     /// The small events with CR-only line ends (valid, and rare in the wild).
     CrOnly,
+    /// What LLM APIs stream: OpenAI chat-completion chunks (small JSON
+    /// deltas, then `data: [DONE]`) and Anthropic-style typed events
+    /// (`message_start` ... `content_block_delta` ... `message_stop`, with
+    /// `ping`), with keep-alive comments from gateways, LF line ends.
+    Llm,
+    /// The LLM stream with CRLF line ends, as some gateways send it.
+    LlmCrlf,
 }
 
 impl Corpus {
     /// Every corpus, in report order.
-    pub const ALL: [Corpus; 5] = [
+    pub const ALL: [Corpus; 7] = [
         Corpus::SmallEvents,
         Corpus::LargeData,
         Corpus::MultiLine,
         Corpus::Crlf,
         Corpus::CrOnly,
+        Corpus::Llm,
+        Corpus::LlmCrlf,
     ];
 
     /// A short name for tables and benchmark ids.
@@ -77,6 +86,8 @@ impl Corpus {
             Corpus::MultiLine => "multiline",
             Corpus::Crlf => "crlf",
             Corpus::CrOnly => "cr",
+            Corpus::Llm => "llm",
+            Corpus::LlmCrlf => "llm-crlf",
         }
     }
 
@@ -88,6 +99,10 @@ impl Corpus {
             Corpus::MultiLine => "3 to 12 data lines per event",
             Corpus::Crlf => "the small events with CRLF line ends",
             Corpus::CrOnly => "the small events with CR-only line ends",
+            Corpus::Llm => {
+                "LLM streams: OpenAI chunks and [DONE], Anthropic typed events, ping, comments"
+            }
+            Corpus::LlmCrlf => "the LLM streams with CRLF line ends",
         }
     }
 
@@ -99,6 +114,15 @@ impl Corpus {
             Corpus::CrOnly => small_events(b"\r"),
             Corpus::LargeData => large_data(),
             Corpus::MultiLine => multi_line(),
+            Corpus::Llm => llm(),
+            // The same responses, so that the two rates compare.
+            Corpus::LlmCrlf => llm().into_iter().fold(Vec::new(), |mut out, b| {
+                if b == b'\n' {
+                    out.push(b'\r');
+                }
+                out.push(b);
+                out
+            }),
         }
     }
 }
@@ -196,6 +220,127 @@ fn multi_line() -> Vec<u8> {
         }
         out.push(b'\n');
         seq += 1;
+    }
+    out
+}
+
+/// Text pieces as a model streams them: a word or part of one, often with
+/// its leading space, some not ASCII, some needing JSON escapes.
+const TOKENS: [&str; 16] = [
+    "The",
+    " stream",
+    " of",
+    " tokens",
+    ",",
+    " caf\u{e9}",
+    " na\u{ef}ve",
+    " \u{4E16}\u{754C}",
+    " \u{1F642}",
+    ".\\n\\n",
+    " \\\"quoted\\\"",
+    " server",
+    "-sent",
+    " events",
+    " ok",
+    " in",
+];
+
+/// LLM responses one after the other: an OpenAI chat completion (a role
+/// chunk, content chunks of one to three tokens, a finish chunk, `[DONE]`),
+/// then an Anthropic message (typed events, a `ping`), and so on; gateways'
+/// keep-alive comments now and then.
+fn llm() -> Vec<u8> {
+    let end = b"\n";
+    let mut rng = Rng::new(0x5353_4504);
+    let mut out = Vec::with_capacity(CORPUS_BYTES + 4096);
+    let line = |out: &mut Vec<u8>, text: &str| {
+        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(end);
+    };
+    let event = |out: &mut Vec<u8>, ty: Option<&str>, data: &str| {
+        if let Some(ty) = ty {
+            line(out, &format!("event: {ty}"));
+        }
+        line(out, &format!("data: {data}"));
+        line(out, "");
+    };
+    let text = |rng: &mut Rng| -> String {
+        (0..rng.range(1, 3))
+            .map(|_| TOKENS[rng.range(0, TOKENS.len() - 1)])
+            .collect()
+    };
+    let mut n = 0u64;
+    while out.len() < CORPUS_BYTES {
+        n += 1;
+        // OpenAI chat completion chunks.
+        line(&mut out, ": OPENROUTER PROCESSING");
+        let head = format!(
+            "{{\"id\":\"chatcmpl-{n:08x}\",\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":\"gpt-4o-mini-2024-07-18\",\"system_fingerprint\":\"fp_0ba0d124f1\",\"choices\":[{{\"index\":0,\"delta\":",
+            1_700_000_000 + n
+        );
+        event(
+            &mut out,
+            None,
+            &format!("{head}{{\"role\":\"assistant\",\"content\":\"\"}},\"logprobs\":null,\"finish_reason\":null}}]}}"),
+        );
+        for i in 0..rng.range(20, 60) {
+            if i % 25 == 24 {
+                line(&mut out, ": keep-alive");
+            }
+            let t = text(&mut rng);
+            event(
+                &mut out,
+                None,
+                &format!(
+                    "{head}{{\"content\":\"{t}\"}},\"logprobs\":null,\"finish_reason\":null}}]}}"
+                ),
+            );
+        }
+        event(
+            &mut out,
+            None,
+            &format!("{head}{{}},\"logprobs\":null,\"finish_reason\":\"stop\"}}]}}"),
+        );
+        event(&mut out, None, "[DONE]");
+        // An Anthropic message.
+        event(
+            &mut out,
+            Some("message_start"),
+            &format!("{{\"type\":\"message_start\",\"message\":{{\"id\":\"msg_{n:016x}\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-sonnet-4-5\",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{{\"input_tokens\":25,\"output_tokens\":1}}}}}}"),
+        );
+        event(
+            &mut out,
+            Some("content_block_start"),
+            "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}",
+        );
+        event(&mut out, Some("ping"), "{\"type\": \"ping\"}");
+        let deltas = rng.range(20, 60);
+        for i in 0..deltas {
+            if i % 25 == 24 {
+                event(&mut out, Some("ping"), "{\"type\": \"ping\"}");
+            }
+            let t = text(&mut rng);
+            event(
+                &mut out,
+                Some("content_block_delta"),
+                &format!("{{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"{t}\"}}}}"),
+            );
+        }
+        event(
+            &mut out,
+            Some("content_block_stop"),
+            "{\"type\":\"content_block_stop\",\"index\":0}",
+        );
+        event(
+            &mut out,
+            Some("message_delta"),
+            &format!("{{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"end_turn\",\"stop_sequence\":null}},\"usage\":{{\"output_tokens\":{deltas}}}}}"),
+        );
+        event(
+            &mut out,
+            Some("message_stop"),
+            "{\"type\":\"message_stop\"}",
+        );
     }
     out
 }
@@ -313,10 +458,16 @@ impl Case {
 }
 
 /// The measured cases, without generating them: every corpus in 4 KiB
-/// chunks, and the small events also in pseudo-random 1 to 64 byte chunks.
+/// chunks, and the small events and the LLM stream also in pseudo-random 1
+/// to 64 byte chunks.
 pub fn case_list() -> Vec<(Corpus, Chunking)> {
     let mut out: Vec<(Corpus, Chunking)> = Corpus::ALL.iter().map(|&c| (c, FOUR_KIB)).collect();
     out.insert(1, (Corpus::SmallEvents, RANDOM_1_TO_64));
+    let llm = out
+        .iter()
+        .position(|&(c, _)| c == Corpus::Llm)
+        .map_or(out.len(), |i| i + 1);
+    out.insert(llm, (Corpus::Llm, RANDOM_1_TO_64));
     out
 }
 
@@ -339,6 +490,32 @@ mod tests {
             assert_eq!(a, c.generate(), "{c:?}");
             assert!(a.len() >= CORPUS_BYTES && a.len() < CORPUS_BYTES + 2 * LARGE_LINE);
         }
+    }
+
+    #[test]
+    fn the_llm_stream_has_both_shapes_done_pings_comments_and_its_line_ends() {
+        let lf = Corpus::Llm.generate();
+        let text = String::from_utf8(lf.clone()).expect("UTF-8");
+        for needle in [
+            "data: {\"id\":\"chatcmpl-",
+            "\"delta\":{\"content\":\"",
+            "data: [DONE]\n\n",
+            "event: content_block_delta\ndata: {",
+            "event: ping\n",
+            "event: message_stop\n",
+            ": keep-alive\n",
+        ] {
+            assert!(text.contains(needle), "{needle:?}");
+        }
+        assert!(!text.contains('\r'));
+        let crlf = Corpus::LlmCrlf.generate();
+        let mut as_lf = crlf.clone();
+        as_lf.retain(|&b| b != b'\r');
+        assert_eq!(as_lf, lf, "the same stream, CRLF");
+        assert_eq!(
+            crlf.len() - lf.len(),
+            lf.iter().filter(|&&b| b == b'\n').count()
+        );
     }
 
     #[test]

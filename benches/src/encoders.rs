@@ -85,13 +85,19 @@ impl EncodeCase {
     }
 }
 
-/// The encoded cases: the small events, the large ones and the multi-line
-/// ones (the CRLF and CR corpora decode to the same events as the small one).
+/// The encoded cases: the small events, the large ones, the multi-line ones
+/// and the LLM stream (the CRLF and CR corpora decode to the same events as
+/// the small one and the LLM one).
 pub fn encode_cases() -> Vec<EncodeCase> {
-    [Corpus::SmallEvents, Corpus::LargeData, Corpus::MultiLine]
-        .into_iter()
-        .map(EncodeCase::new)
-        .collect()
+    [
+        Corpus::SmallEvents,
+        Corpus::LargeData,
+        Corpus::MultiLine,
+        Corpus::Llm,
+    ]
+    .into_iter()
+    .map(EncodeCase::new)
+    .collect()
 }
 
 /// Something that writes events.

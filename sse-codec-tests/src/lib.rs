@@ -14,7 +14,7 @@ pub mod reference;
 use bytes::Bytes;
 use reference::{Outcome, Output};
 use serde::Deserialize;
-use sse_proto::{Decoder, EventRef, Frame};
+use sse_proto::{Decoder, EventRef, Frame, FrameView};
 
 /// One test vector, as stored in `vectors/*.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -159,6 +159,49 @@ pub fn decode_chunks(input: &[u8], lens: &[usize], mut decoder: Decoder) -> Outc
                 Err(e) => panic!("decoder error: {e}"),
             }
         }
+        start = end;
+    }
+    let _ = decoder.finish();
+    Outcome {
+        outputs,
+        last_event_id: decoder.last_event_id().into_owned(),
+        retry_ms: decoder.retry().map(whole_millis),
+    }
+}
+
+/// Like [`decode`], through [`Decoder::decode_with`] (events lent to a
+/// callback) instead of owned frames.
+pub fn decode_lending(input: &[u8], chunk_size: usize) -> Outcome {
+    decode_chunks_lending(input, &chunk_lens(input.len(), chunk_size), Decoder::new())
+}
+
+/// Like [`decode_chunks`], through [`Decoder::decode_with`]; the chunks are
+/// borrowed slices of `input`.
+///
+/// # Panics
+///
+/// If the decoder reports an error.
+pub fn decode_chunks_lending(input: &[u8], lens: &[usize], mut decoder: Decoder) -> Outcome {
+    let mut outputs = Vec::new();
+    let mut start = 0;
+    let ends = lens
+        .iter()
+        .scan(0, |at, len| {
+            *at = (*at + len).min(input.len());
+            Some(*at)
+        })
+        .chain([input.len()]);
+    for end in ends {
+        decoder.decode_with(&input[start..end], |frame| match frame {
+            Ok(FrameView::Event(e)) => outputs.push(Output::Event {
+                event_type: e.event_type().into_owned(),
+                data: e.data().into_owned(),
+                last_event_id: e.last_event_id().into_owned(),
+            }),
+            Ok(FrameView::Retry(delay)) => outputs.push(Output::Retry(whole_millis(delay))),
+            Ok(other) => panic!("unexpected frame {other:?}"),
+            Err(e) => panic!("decoder error: {e}"),
+        });
         start = end;
     }
     let _ = decoder.finish();

@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::ops::ControlFlow;
 
 use bytes::Bytes;
-use sse_proto::{Decoder, Field, Frame, Parser, Sink};
+use sse_proto::{Decoder, Field, Frame, FrameView, Parser, Sink};
 
 /// Counts the allocations made by the current thread (tests run on several
 /// threads; each counts only its own).
@@ -23,6 +23,12 @@ thread_local! {
     /// The bytes asked for by those allocations (the new size, for a
     /// reallocation).
     static ALLOC_BYTES: Cell<u64> = const { Cell::new(0) };
+    /// Bytes allocated and not yet freed by this thread.
+    static LIVE: Cell<i64> = const { Cell::new(0) };
+}
+
+fn add_live(delta: i64) {
+    LIVE.with(|n| n.set(n.get() + delta));
 }
 
 // SAFETY: defers every call to `System`, only counting; the thread-locals are
@@ -31,16 +37,19 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCS.with(|n| n.set(n.get() + 1));
         ALLOC_BYTES.with(|n| n.set(n.get() + layout.size() as u64));
+        add_live(layout.size() as i64);
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        add_live(-(layout.size() as i64));
         // SAFETY: same contract as the caller's.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCS.with(|n| n.set(n.get() + 1));
         ALLOC_BYTES.with(|n| n.set(n.get() + new_size as u64));
+        add_live(new_size as i64 - layout.size() as i64);
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -225,4 +234,98 @@ fn decoder_keeps_no_input_of_a_4_mib_line_in_16_byte_chunks_and_grows_its_buffer
         bytes <= 8 * len as u64,
         "{bytes} bytes allocated to gather one line of {len}"
     );
+}
+
+/// Bytes allocated and not freed by the current thread since `before`.
+fn live_since(before: i64) -> i64 {
+    LIVE.with(Cell::get) - before
+}
+
+#[test]
+fn after_an_8_mib_event_the_decoder_holds_at_most_64_kib_beyond_the_live_event() {
+    // One 8 MiB data line in 4 KiB chunks, then small events gathered from
+    // split chunks (they reuse a small buffer, not the large one).
+    let len = 8 << 20;
+    let mut stream = b"data: ".to_vec();
+    stream.resize(6 + len, b'x');
+    stream.extend_from_slice(b"\n\n");
+    for i in 0..100 {
+        stream.extend_from_slice(format!("data: small {i}\ndata: two lines\n\n").as_bytes());
+    }
+    // Slices of one buffer, made before counting: handing them to the
+    // decoder and dropping them frees nothing.
+    let all = Bytes::from(stream);
+    let chunks: Vec<Bytes> = (0..all.len())
+        .step_by(4096)
+        .map(|at| all.slice(at..all.len().min(at + 4096)))
+        .collect();
+    const LIMIT: i64 = 64 * 1024;
+
+    let before = LIVE.with(Cell::get);
+    let mut decoder = Decoder::new();
+    let mut events = Vec::new();
+    // Clones, not the chunks themselves: freeing the vector would count.
+    for c in chunks.iter().cloned() {
+        for frame in decoder.frames(c) {
+            if let Ok(Frame::Event(e)) = frame {
+                events.push(e);
+            }
+        }
+    }
+    assert_eq!(events.len(), 101);
+    assert_eq!(events[0].data_bytes().len(), len);
+    let held: i64 = events.iter().map(|e| e.data_bytes().len() as i64).sum();
+    let live = live_since(before);
+    assert!(
+        live - held <= LIMIT,
+        "{live} bytes live for {held} bytes of events: {} beyond them",
+        live - held
+    );
+    // With the events gone, the decoder alone holds at most the limit.
+    drop(events);
+    let live = live_since(before);
+    assert!(live <= LIMIT, "the decoder holds {live} bytes");
+    drop(decoder);
+    assert_eq!(live_since(before), 0, "all freed");
+}
+
+#[test]
+fn decode_with_allocates_next_to_nothing_and_gives_back_a_large_buffer() {
+    let n = 20_000;
+    let stream = small_events(n);
+    let chunks: Vec<Bytes> = stream.chunks(4096).map(Bytes::copy_from_slice).collect();
+    let (events, allocs) = allocations(|| {
+        let mut decoder = Decoder::new();
+        let mut events = 0;
+        for c in &chunks {
+            decoder.decode_with(c, |frame| {
+                if let Ok(FrameView::Event(e)) = frame {
+                    assert!(!e.data().is_empty());
+                    events += 1;
+                }
+            });
+        }
+        events
+    });
+    assert_eq!(events, n);
+    // The gathering buffer for events cut by a chunk's end, once.
+    assert!(allocs <= 4, "{allocs} allocations for {n} events");
+
+    // After an 8 MiB event, lent and gone, the decoder keeps little.
+    let mut big = b"data: ".to_vec();
+    big.resize(6 + (8 << 20), b'x');
+    big.extend_from_slice(b"\n\ndata: a\ndata: b\n\n");
+    let before = LIVE.with(Cell::get);
+    let mut decoder = Decoder::new();
+    let mut lens = Vec::new();
+    for c in big.chunks(4096) {
+        decoder.decode_with(c, |frame| {
+            if let Ok(FrameView::Event(e)) = frame {
+                lens.push(e.data_bytes().len());
+            }
+        });
+    }
+    assert_eq!(lens, [8 << 20, 3]);
+    let live = live_since(before) - (lens.capacity() * std::mem::size_of::<usize>()) as i64;
+    assert!(live <= 64 * 1024, "the decoder holds {live} bytes");
 }

@@ -3,7 +3,10 @@
 
 use proptest::prelude::*;
 use sse_codec_tests::reference::{interpret, interpret_with_last_event_id};
-use sse_codec_tests::{decode, decode_chunks, decode_with_last_event_id, vectors};
+use sse_codec_tests::{
+    decode, decode_chunks, decode_chunks_lending, decode_lending, decode_with_last_event_id,
+    vectors,
+};
 use sse_proto::Decoder;
 
 /// Vectors up to this long are split at every byte.
@@ -141,6 +144,21 @@ proptest! {
     ) {
         let whole = decode(&input, usize::MAX);
         prop_assert_eq!(decode_chunks(&input, &lens, Decoder::new()), whole);
+    }
+
+    #[test]
+    fn decode_with_equals_the_reference_model_at_any_chunking(
+        input in stream(),
+        lens in proptest::collection::vec(0usize..12, 0..40),
+    ) {
+        let whole = interpret(&input);
+        prop_assert_eq!(decode_lending(&input, usize::MAX), whole.clone());
+        prop_assert_eq!(decode_chunks_lending(&input, &lens, Decoder::new()), whole);
+    }
+
+    #[test]
+    fn decode_with_never_panics_and_equals_the_reference_model_on_arbitrary_bytes(input in proptest::collection::vec(any::<u8>(), 0..300), size in 1usize..5) {
+        prop_assert_eq!(decode_lending(&input, size), interpret(&input));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! several chunk sizes. All failures are reported together, by name.
 
 use sse_codec_tests::reference::{interpret, Outcome};
-use sse_codec_tests::{decode, vectors, Vector};
+use sse_codec_tests::{decode, decode_lending, vectors, Vector};
 
 const CHUNK_SIZES: [usize; 6] = [1, 2, 3, 7, 4096, usize::MAX];
 
@@ -77,6 +77,13 @@ fn decoder_gives_the_expected_events_at_every_chunk_size() {
         let input = v.input();
         let reference = interpret(&input);
         for size in CHUNK_SIZES {
+            let lent = decode_lending(&input, size);
+            if lent != reference {
+                failures.push(format!(
+                    "{}: decode_with, chunks of {size}, differs from the reference model\n  reference {reference:?}\n  decode_with {lent:?}",
+                    v.name
+                ));
+            }
             let got = decode(&input, size);
             check_expected(
                 &v,

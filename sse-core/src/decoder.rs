@@ -3,6 +3,7 @@
 use alloc::borrow::Cow;
 use alloc::collections::VecDeque;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 use core::ops::ControlFlow;
 use core::time::Duration;
@@ -17,6 +18,15 @@ use crate::parser::{Field, Parser, Sink};
 /// stream as one event, small enough that a broken or hostile server cannot
 /// exhaust memory. Change it with [`Decoder::max_event_size`].
 pub const DEFAULT_MAX_EVENT_SIZE: usize = 16 * 1024 * 1024;
+
+/// The most memory the decoder keeps unused between events (a buffer to
+/// gather the next event into), and the most a gathered event's data holds
+/// beyond its length: after a large event, the buffer it grew is given back.
+const SPARE_MAX: usize = 64 * 1024;
+
+/// The largest buffer [`Decoder::decode_with`] keeps between events, for
+/// events of that order.
+const LENT_SPARE_MAX: usize = 1024 * 1024;
 
 /// Values up to this long are kept inline: no allocation, no reference count.
 const INLINE: usize = 30;
@@ -99,8 +109,18 @@ pub struct Event {
 
 const MESSAGE: &[u8] = b"message";
 
+/// `bytes` as text, U+FFFD for each invalid sequence.
+///
+/// Valid input (nearly all input) is checked by `simdutf8`, which takes 32 or
+/// 64 bytes a step where the CPU has the instructions (it falls back to
+/// `core::str::from_utf8` without `std`, which cannot detect them at run
+/// time); `String::from_utf8_lossy` walks every byte, several times slower on
+/// long values, so it is kept for input that needs replacing.
 fn text(bytes: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+    match simdutf8::basic::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 impl Event {
@@ -184,6 +204,124 @@ pub enum Frame {
     /// with [`Decoder::comments`]; comments carry no meaning for the
     /// standard, but keep-alives and gateways' notes are worth seeing.
     Comment(Bytes),
+}
+
+/// An event lent by [`Decoder::decode_with`]: its type, data and last event
+/// ID borrowed from the chunk being decoded or from the decoder's buffers,
+/// for the length of one call of the callback.
+///
+/// The same event as [`Event`], without building one: no reference count,
+/// no copy of a value that lay whole in the chunk. The text accessors decode
+/// as [`Event`]'s do; [`EventView::to_event`] makes an owned copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventView<'a> {
+    event_type: &'a [u8],
+    data: &'a [u8],
+    last_event_id: &'a [u8],
+    /// The data and the input after it, for a faster UTF-8 check.
+    after: Lookahead<'a>,
+}
+
+/// Bytes that start with an event's data and go on with the input that
+/// follows it in the same buffer (or just the data, when none is known).
+///
+/// A SIMD UTF-8 check takes 64 bytes a step and copies a shorter tail into a
+/// padded block, byte by byte: checking the data together with the bytes
+/// after it up to a whole step skips that copy, and when the data is
+/// followed by its line end (ASCII), valid bytes up to there mean valid
+/// data. Not part of the event: equal, hashed and printed as nothing.
+#[derive(Clone, Copy)]
+struct Lookahead<'a>(&'a [u8]);
+
+impl PartialEq for Lookahead<'_> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Lookahead<'_> {}
+
+impl core::hash::Hash for Lookahead<'_> {
+    fn hash<H: core::hash::Hasher>(&self, _: &mut H) {}
+}
+
+impl fmt::Debug for Lookahead<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("..")
+    }
+}
+
+/// `data` as text, checked together with the bytes after it in `after` (which
+/// starts with `data`) up to a multiple of 64 bytes when it has them; else,
+/// or when that check fails, as [`text`] does.
+fn text_ahead<'a>(data: &'a [u8], after: &'a [u8]) -> Cow<'a, str> {
+    let step = data.len().next_multiple_of(64);
+    if step > data.len() && after.len() >= step {
+        // Valid up to `step`, and `data.len()` on a character boundary
+        // (`get` checks it): `data` is valid, and this is it.
+        if let Some(text) = simdutf8::basic::from_utf8(&after[..step])
+            .ok()
+            .and_then(|text| text.get(..data.len()))
+        {
+            return Cow::Borrowed(text);
+        }
+    }
+    text(data)
+}
+
+impl<'a> EventView<'a> {
+    /// The event type: the last `event` field of the block, or `message`.
+    pub fn event_type(&self) -> Cow<'a, str> {
+        text(self.event_type)
+    }
+
+    /// The data: the block's `data` values joined with LF (no trailing LF).
+    /// Borrowed (no copy) when it is valid UTF-8.
+    pub fn data(&self) -> Cow<'a, str> {
+        text_ahead(self.data, self.after.0)
+    }
+
+    /// The last event ID string when the event was dispatched.
+    pub fn last_event_id(&self) -> Cow<'a, str> {
+        text(self.last_event_id)
+    }
+
+    /// The event type's raw bytes.
+    pub fn event_type_bytes(&self) -> &'a [u8] {
+        self.event_type
+    }
+
+    /// The data's raw bytes.
+    pub fn data_bytes(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// The last event ID's raw bytes.
+    pub fn last_event_id_bytes(&self) -> &'a [u8] {
+        self.last_event_id
+    }
+
+    /// An owned copy of the event.
+    pub fn to_event(&self) -> Event {
+        Event::from_parts(
+            Text::copy(self.event_type),
+            Bytes::copy_from_slice(self.data),
+            Text::copy(self.last_event_id),
+        )
+    }
+}
+
+/// What [`Decoder::decode_with`] lends its callback, in stream order: the
+/// borrowed counterpart of [`Frame`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FrameView<'a> {
+    /// A dispatched event.
+    Event(EventView<'a>),
+    /// A valid `retry` field set the reconnection time; see [`Frame::Retry`].
+    Retry(Duration),
+    /// A comment line, with [`Decoder::comments`]; see [`Frame::Comment`].
+    Comment(&'a [u8]),
 }
 
 /// Why the decoder could not hand out an event.
@@ -301,6 +439,10 @@ enum Out {
 /// decoder: [`Decoder::finish`] readies it for the next stream and keeps the
 /// last event ID and the reconnection time, as a browser does.
 ///
+/// To read each event where it stands rather than keep it,
+/// [`Decoder::decode_with`] lends the same frames to a callback, without
+/// building owned events: the faster path.
+///
 /// # Memory
 ///
 /// A value that lies whole in one chunk is shared with it
@@ -308,6 +450,11 @@ enum Out {
 /// several lines, are gathered into a buffer that is reused from event to
 /// event. At most [`Decoder::max_event_size`] bytes of one event's values are
 /// held; past that the event is dropped with [`DecodeError::TooLarge`].
+/// Between events the decoder keeps at most 64 KiB of buffer for the next
+/// one: the buffer a large event grew is given back once the event is
+/// handed out, and the event's data holds no more than its length. (After
+/// [`Decoder::decode_with`] lent an event, whose buffer is then free whole,
+/// it keeps up to twice that event's data, at most 1 MiB.)
 ///
 /// # Example
 ///
@@ -495,6 +642,57 @@ impl Decoder {
         Frames { decoder: self }
     }
 
+    /// Decodes `chunk`, lending each frame to `f` instead of handing out
+    /// owned ones: the fast path for a caller that reads each event where it
+    /// stands (parses its JSON, forwards its text) rather than keeping it.
+    ///
+    /// Input pushed earlier and not yet decoded is decoded first. Every
+    /// frame of the input goes to `f`, in stream order, before this returns;
+    /// what is left of a partial line or event is kept in the decoder (copied:
+    /// the chunk is only borrowed) until the next call, as with
+    /// [`Decoder::frames`], and the two may be mixed on one stream. The
+    /// frames are those [`Decoder::next_frame`] would give, errors included:
+    /// after [`DecodeError::TooLarge`] decoding goes on.
+    ///
+    /// A value that lies whole in `chunk` is lent from it; values spread over
+    /// chunks, and data of several lines, from a buffer reused from event to
+    /// event. Nothing is allocated for an event that lies whole in its chunk.
+    /// At the chunk's end the last id read, and the type of an event the end
+    /// cuts, are copied to be kept: an allocation when longer than 30 bytes.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use sse_proto::{Decoder, FrameView};
+    ///
+    /// let mut decoder = Decoder::new();
+    /// let mut texts = Vec::new();
+    /// for chunk in [&b"event: delta\ndata: {\"t\":\"Hel"[..], b"lo\"}\n\ndata: [DONE]\n\n"] {
+    ///     decoder.decode_with(chunk, |frame| {
+    ///         if let Ok(FrameView::Event(event)) = frame {
+    ///             texts.push((event.event_type().into_owned(), event.data().into_owned()));
+    ///         }
+    ///     });
+    /// }
+    /// assert_eq!(texts, [
+    ///     ("delta".to_owned(), "{\"t\":\"Hello\"}".to_owned()),
+    ///     ("message".to_owned(), "[DONE]".to_owned()),
+    /// ]);
+    /// ```
+    pub fn decode_with<F>(&mut self, chunk: &[u8], mut f: F)
+    where
+        F: FnMut(Result<FrameView<'_>, DecodeError>),
+    {
+        while !self.input.is_empty() || !self.queued.is_empty() {
+            let pending = match self.queued.pop_front() {
+                Some(next) => core::mem::replace(&mut self.input, next),
+                None => core::mem::take(&mut self.input),
+            };
+            lend(&mut self.parser, &mut self.st, &pending, &mut f);
+        }
+        lend(&mut self.parser, &mut self.st, chunk, &mut f);
+    }
+
     /// Ends the stream, readying the decoder for the next stream of the same
     /// `EventSource`: it keeps the last event ID and the reconnection time,
     /// and strips a BOM again.
@@ -556,10 +754,24 @@ impl State {
         self.id_line = LineValue::Empty;
     }
 
-    /// Keeps an emptied buffer for reuse, unless a larger one is kept already.
+    /// Keeps an emptied buffer for reuse, unless a larger one is kept
+    /// already, or it is larger than [`SPARE_MAX`]: after one large event the
+    /// decoder goes back to holding little.
     fn keep_spare(&mut self, mut buf: BytesMut) {
         buf.clear();
-        if buf.capacity() > self.spare.capacity() {
+        if buf.capacity() > self.spare.capacity() && buf.capacity() <= SPARE_MAX {
+            self.spare = buf;
+        }
+    }
+
+    /// Keeps the buffer of data that was lent (and so is free again whole)
+    /// for the next event: up to [`SPARE_MAX`], or up to twice the data's
+    /// length while that is at most [`LENT_SPARE_MAX`], so that a stream of
+    /// events of a few hundred KiB does not grow a buffer anew for each.
+    fn keep_lent(&mut self, mut buf: BytesMut) {
+        let limit = SPARE_MAX.max(buf.len().saturating_mul(2).min(LENT_SPARE_MAX));
+        buf.clear();
+        if buf.capacity() > self.spare.capacity() && buf.capacity() <= limit {
             self.spare = buf;
         }
     }
@@ -572,6 +784,15 @@ impl State {
     /// Appends a piece of a `data` line. `first` says it starts the line;
     /// `shared` is the piece as shared bytes, when it is a whole line.
     fn push_data(&mut self, part: &[u8], shared: Option<Bytes>, first: bool) {
+        // Gathering already: append in place (the common case in small
+        // chunks), without moving the buffer out and back.
+        if let Value::Owned(buf) = &mut self.data {
+            if first {
+                buf.put_u8(b'\n');
+            }
+            buf.put_slice(part);
+            return;
+        }
         match (core::mem::take(&mut self.data), shared) {
             // The block's first line, whole in one piece: keep it shared.
             (Value::Empty, Some(line)) => self.data = Value::Shared(line),
@@ -604,6 +825,15 @@ impl State {
         match core::mem::take(&mut self.data) {
             Value::Empty => None,
             Value::Shared(line) => Some(line),
+            Value::Owned(buf) if buf.capacity() - buf.len() > SPARE_MAX => {
+                // The buffer grew (geometrically) far past the data: a large
+                // event. Give the rest back instead of keeping it, with the
+                // event or as a spare. Shrinking a large allocation is done
+                // in place by the allocator, without a copy.
+                let mut data = Vec::from(buf);
+                data.shrink_to_fit();
+                Some(Bytes::from(data))
+            }
             Value::Owned(mut buf) => {
                 let data = buf.split().freeze();
                 self.keep_spare(buf);
@@ -616,11 +846,36 @@ impl State {
 /// Sets a value with "set" semantics (`event`, `id`): its first piece
 /// starts over. `whole` is the piece as a [`Text`], when it is the whole
 /// value.
+///
+/// Pieces of a short value are gathered inline, without an allocation (a
+/// type or an id cut by a chunk's end is the common case in small chunks).
 fn set_piece(value: &mut LineValue, part: &[u8], whole: Option<Text>, first: bool) {
     match (whole, value) {
         (Some(text), value) => *value = LineValue::Whole(text),
         (None, LineValue::Gathered(buf)) if !first => buf.put_slice(part),
+        (None, LineValue::Whole(Text::Inline(len, buf)))
+            if !first && usize::from(*len) + part.len() <= INLINE =>
+        {
+            let at = usize::from(*len);
+            buf[at..at + part.len()].copy_from_slice(part);
+            *len += part.len() as u8;
+        }
+        (None, value) if !first => {
+            let mut buf = BytesMut::from(value_bytes(value));
+            buf.put_slice(part);
+            *value = LineValue::Gathered(buf);
+        }
+        (None, value) if part.len() <= INLINE => *value = LineValue::Whole(Text::copy(part)),
         (None, value) => *value = LineValue::Gathered(BytesMut::from(part)),
+    }
+}
+
+/// The bytes of a value being read.
+fn value_bytes(value: &LineValue) -> &[u8] {
+    match value {
+        LineValue::Empty => &[],
+        LineValue::Whole(text) => text.as_bytes(),
+        LineValue::Gathered(buf) => buf,
     }
 }
 
@@ -669,73 +924,205 @@ fn share(chunk: &Bytes, part: &[u8]) -> Bytes {
     }
 }
 
+impl State {
+    /// What every piece of a line does first: whether it starts its line,
+    /// and the line's state updated.
+    #[inline]
+    fn start_piece(&mut self, last: bool) -> bool {
+        let first = !self.in_line;
+        self.in_line = !last;
+        first
+    }
+
+    /// A piece of a `retry` line; at its end, the reconnection time it sets,
+    /// if its value is all ASCII digits.
+    fn retry_piece(&mut self, part: &[u8], first: bool, last: bool) -> Option<Duration> {
+        if first {
+            self.retry_value = Some(0);
+            self.retry_digits = false;
+        }
+        if let Some(mut n) = self.retry_value {
+            for &b in part {
+                n = match (b.is_ascii_digit(), n.checked_mul(10)) {
+                    (true, Some(n)) => match n.checked_add(u64::from(b - b'0')) {
+                        Some(n) => n,
+                        None => {
+                            self.retry_value = None;
+                            break;
+                        }
+                    },
+                    // Not a digit, or too large for u64 (ignored, as
+                    // Chromium does; the standard sets no bound).
+                    _ => {
+                        self.retry_value = None;
+                        break;
+                    }
+                };
+                self.retry_digits = true;
+                self.retry_value = Some(n);
+            }
+        }
+        if last {
+            if let (Some(ms), true) = (self.retry_value.take(), self.retry_digits) {
+                let delay = Duration::from_millis(ms);
+                self.retry = Some(delay);
+                return Some(delay);
+            }
+        }
+        None
+    }
+
+    /// Counts a piece of an `event`, `data` or `id` value against the limit.
+    /// Crossing it drops the block (the caller drops what it holds of it
+    /// too) and is reported once; `part` lies in `chunk`, for the offset.
+    #[inline]
+    fn count(
+        &mut self,
+        field: Field,
+        part: &[u8],
+        first: bool,
+        chunk: &[u8],
+    ) -> Result<(), DecodeError> {
+        // Each data line adds its value and a LF to the data buffer.
+        let added = part.len() + usize::from(field == Field::Data && first);
+        self.size = self.size.saturating_add(added);
+        if self.size <= self.max {
+            return Ok(());
+        }
+        self.discarding = true;
+        self.clear_block();
+        let at = offset_in(chunk, part).unwrap_or(0) as u64;
+        Err(DecodeError::TooLarge {
+            limit: self.max,
+            offset: self.offset + at,
+        })
+    }
+
+    /// A piece of an `id` line; `whole` makes the piece a [`Text`], for a
+    /// piece that is the whole value.
+    #[inline]
+    fn id_piece(&mut self, part: &[u8], whole: impl FnOnce() -> Text, first: bool, last: bool) {
+        // Short ids are searched inline: memchr's call costs more than
+        // they take.
+        let nul = if part.len() < 32 {
+            part.contains(&0)
+        } else {
+            memchr::memchr(0, part).is_some()
+        };
+        if first && last {
+            // "If the field value does not contain U+0000 NULL, then set the
+            // last event ID buffer to the field value."
+            if !nul {
+                self.id_buf = whole();
+            }
+            return;
+        }
+        if first {
+            self.id_nul = false;
+        }
+        self.id_nul |= nul;
+        set_piece(&mut self.id_line, part, None, first);
+        if last {
+            let line = into_text(core::mem::take(&mut self.id_line));
+            // "If the field value does not contain U+0000 NULL, then
+            // set the last event ID buffer to the field value."
+            if !self.id_nul {
+                self.id_buf = line;
+            }
+        }
+    }
+
+    /// A piece of a comment line, when comments are handed out: `Err` once
+    /// the line crosses the limit (the rest of it is then ignored), `Ok(false)`
+    /// for a piece to ignore, `Ok(true)` for one to keep.
+    fn comment_piece(
+        &mut self,
+        part: &[u8],
+        first: bool,
+        chunk: &[u8],
+    ) -> Result<bool, DecodeError> {
+        if first {
+            self.comment_size = 0;
+            self.comment_over = false;
+        }
+        if self.comment_over {
+            return Ok(false);
+        }
+        self.comment_size = self.comment_size.saturating_add(part.len());
+        if self.comment_size > self.max {
+            self.comment_over = true;
+            self.comment = LineValue::Empty;
+            let at = offset_in(chunk, part).unwrap_or(0) as u64;
+            return Err(DecodeError::TooLarge {
+                limit: self.max,
+                offset: self.offset + at,
+            });
+        }
+        Ok(true)
+    }
+
+    /// Appends a piece of a comment line that spans pieces; at its last
+    /// piece, the whole line's buffer.
+    fn gather_comment(&mut self, part: &[u8], first: bool, last: bool) -> Option<BytesMut> {
+        match &mut self.comment {
+            LineValue::Gathered(buf) if !first => buf.put_slice(part),
+            value => *value = LineValue::Gathered(BytesMut::from(part)),
+        }
+        if !last {
+            return None;
+        }
+        match core::mem::take(&mut self.comment) {
+            LineValue::Gathered(buf) => Some(buf),
+            _ => None,
+        }
+    }
+
+    /// The blank line's first steps, the same whether anything is
+    /// dispatched: the last event ID string takes the buffer's value (step
+    /// 1; unless `id_lent`: the buffer is then a slice the lending sink
+    /// holds), and the block's counters restart. Returns whether the block
+    /// was being discarded (its values are then cleared).
+    #[inline]
+    fn blank_line(&mut self, id_lent: bool) -> bool {
+        // A lent id buffer is the lending sink's to commit.
+        if !id_lent {
+            self.last_event_id = self.id_buf.clone();
+        }
+        self.data_seen = false;
+        self.size = 0;
+        if core::mem::take(&mut self.discarding) {
+            self.clear_block();
+            return true;
+        }
+        false
+    }
+}
+
 impl<'a> Sink<'a> for Collect<'a, '_> {
     type Break = Out;
 
+    #[inline(always)]
     fn value(&mut self, field: Field, part: &'a [u8], last: bool) -> ControlFlow<Out> {
-        let first = !self.st.in_line;
-        self.st.in_line = !last;
-        self.st.data_seen |= field == Field::Data;
-
+        let st = &mut *self.st;
+        let first = st.start_piece(last);
+        st.data_seen |= field == Field::Data;
         if field == Field::Retry {
-            let st = &mut *self.st;
-            if first {
-                st.retry_value = Some(0);
-                st.retry_digits = false;
-            }
-            if let Some(mut n) = st.retry_value {
-                for &b in part {
-                    n = match (b.is_ascii_digit(), n.checked_mul(10)) {
-                        (true, Some(n)) => match n.checked_add(u64::from(b - b'0')) {
-                            Some(n) => n,
-                            None => {
-                                st.retry_value = None;
-                                break;
-                            }
-                        },
-                        // Not a digit, or too large for u64 (ignored, as
-                        // Chromium does; the standard sets no bound).
-                        _ => {
-                            st.retry_value = None;
-                            break;
-                        }
-                    };
-                    st.retry_digits = true;
-                    st.retry_value = Some(n);
-                }
-            }
-            if last {
-                if let (Some(ms), true) = (st.retry_value.take(), st.retry_digits) {
-                    let delay = Duration::from_millis(ms);
-                    st.retry = Some(delay);
-                    return ControlFlow::Break(Out::Frame(Frame::Retry(delay)));
-                }
-            }
+            return match st.retry_piece(part, first, last) {
+                Some(delay) => ControlFlow::Break(Out::Frame(Frame::Retry(delay))),
+                None => ControlFlow::Continue(()),
+            };
+        }
+        if st.discarding {
             return ControlFlow::Continue(());
         }
-
-        if self.st.discarding {
-            return ControlFlow::Continue(());
-        }
-        // Each data line adds its value and a LF to the data buffer.
-        let added = part.len() + usize::from(field == Field::Data && first);
-        self.st.size = self.st.size.saturating_add(added);
-        if self.st.size > self.st.max {
-            let st = &mut *self.st;
-            st.discarding = true;
-            st.clear_block();
-            let at = offset_in(self.chunk, part).unwrap_or(0) as u64;
-            return ControlFlow::Break(Out::Error(DecodeError::TooLarge {
-                limit: st.max,
-                offset: st.offset + at,
-            }));
+        if let Err(e) = st.count(field, part, first, self.chunk) {
+            return ControlFlow::Break(Out::Error(e));
         }
 
         // A value whole in one piece is kept as a slice of the chunk. Other
         // pieces are copied into a buffer, and not sliced first: slicing
         // costs an allocation the first time for some `Bytes`.
         let whole = first && last;
-        let st = &mut *self.st;
         match field {
             Field::Data => {
                 let shared =
@@ -746,22 +1133,7 @@ impl<'a> Sink<'a> for Collect<'a, '_> {
                 let text = whole.then(|| text_of(self.chunk, part));
                 set_piece(&mut st.event_type, part, text, first);
             }
-            Field::Id => {
-                if first {
-                    st.id_nul = false;
-                }
-                st.id_nul |= memchr::memchr(0, part).is_some();
-                let text = whole.then(|| text_of(self.chunk, part));
-                set_piece(&mut st.id_line, part, text, first);
-                if last {
-                    let line = into_text(core::mem::take(&mut st.id_line));
-                    // "If the field value does not contain U+0000 NULL, then
-                    // set the last event ID buffer to the field value."
-                    if !st.id_nul {
-                        st.id_buf = line;
-                    }
-                }
-            }
+            Field::Id => st.id_piece(part, || text_of(self.chunk, part), first, last),
             Field::Retry => {}
         }
         ControlFlow::Continue(())
@@ -771,55 +1143,27 @@ impl<'a> Sink<'a> for Collect<'a, '_> {
         let st = &mut *self.st;
         // Kept even when comments are off: were they switched off within a
         // comment line, the next line's first piece would not be first.
-        let first = !st.in_line;
-        st.in_line = !last;
+        let first = st.start_piece(last);
         if !st.comments {
             return ControlFlow::Continue(());
         }
-        if first {
-            st.comment_size = 0;
-            st.comment_over = false;
-        }
-        if st.comment_over {
-            return ControlFlow::Continue(());
-        }
-        st.comment_size = st.comment_size.saturating_add(part.len());
-        if st.comment_size > st.max {
-            st.comment_over = true;
-            st.comment = LineValue::Empty;
-            let at = offset_in(self.chunk, part).unwrap_or(0) as u64;
-            return ControlFlow::Break(Out::Error(DecodeError::TooLarge {
-                limit: st.max,
-                offset: st.offset + at,
-            }));
+        match st.comment_piece(part, first, self.chunk) {
+            Err(e) => return ControlFlow::Break(Out::Error(e)),
+            Ok(false) => return ControlFlow::Continue(()),
+            Ok(true) => {}
         }
         if first && last {
             return ControlFlow::Break(Out::Frame(Frame::Comment(share(self.chunk, part))));
         }
-        match &mut st.comment {
-            LineValue::Gathered(buf) if !first => buf.put_slice(part),
-            value => *value = LineValue::Gathered(BytesMut::from(part)),
-        }
-        if !last {
-            return ControlFlow::Continue(());
-        }
-        match core::mem::take(&mut st.comment) {
-            LineValue::Gathered(buf) => {
-                ControlFlow::Break(Out::Frame(Frame::Comment(buf.freeze())))
-            }
-            _ => ControlFlow::Continue(()),
+        match st.gather_comment(part, first, last) {
+            Some(buf) => ControlFlow::Break(Out::Frame(Frame::Comment(buf.freeze()))),
+            None => ControlFlow::Continue(()),
         }
     }
 
     fn dispatch(&mut self) -> ControlFlow<Out> {
         let st = &mut *self.st;
-        // Step 1: the last event ID string takes the buffer's value, even
-        // when nothing is dispatched.
-        st.last_event_id = st.id_buf.clone();
-        st.data_seen = false;
-        st.size = 0;
-        if core::mem::take(&mut st.discarding) {
-            st.clear_block();
+        if st.blank_line(false) {
             return ControlFlow::Continue(());
         }
         let event_type = into_text(core::mem::take(&mut st.event_type));
@@ -829,6 +1173,228 @@ impl<'a> Sink<'a> for Collect<'a, '_> {
         };
         let event = Event::from_parts(event_type, data, st.last_event_id.clone());
         ControlFlow::Break(Out::Frame(Frame::Event(event)))
+    }
+}
+
+/// Feeds `chunk` to `parser` with a [`Lend`] sink, then keeps in `st` what
+/// the sink still borrows from the chunk.
+#[inline(always)]
+fn lend<F>(parser: &mut Parser, st: &mut State, chunk: &[u8], f: &mut F)
+where
+    F: FnMut(Result<FrameView<'_>, DecodeError>),
+{
+    let mut sink = Lend {
+        st,
+        chunk,
+        data: None,
+        event_type: None,
+        id: None,
+        last_id: None,
+        f,
+    };
+    match parser.feed(chunk, &mut sink) {
+        ControlFlow::Continue(()) => {}
+        ControlFlow::Break(stop) => match stop.value {},
+    }
+    let Lend {
+        st,
+        data,
+        event_type,
+        id,
+        last_id,
+        ..
+    } = sink;
+    if let Some(id) = id {
+        st.id_buf = Text::copy(id);
+    }
+    if let Some(id) = last_id {
+        st.last_event_id = Text::copy(id);
+    }
+    // The block goes on in the next chunk: keep what it borrowed.
+    if let Some(line) = data {
+        let mut buf = st.take_spare();
+        buf.put_slice(line);
+        st.data = Value::Owned(buf);
+    }
+    if let Some(value) = event_type {
+        st.event_type = LineValue::Whole(Text::copy(value));
+    }
+    st.offset += chunk.len() as u64;
+}
+
+/// The parser's sink for [`Decoder::decode_with`]: like [`Collect`], but a
+/// block's first data line and its event type are borrowed from the chunk
+/// while they lie whole in it, and events are lent to a callback as they
+/// end, with no [`Event`] built and no stop per event.
+struct Lend<'a, 's, F> {
+    st: &'s mut State,
+    chunk: &'a [u8],
+    /// The block's data, while it is one line whole in this chunk (then
+    /// `st.data` is empty).
+    data: Option<&'a [u8]>,
+    /// The block's event type, when it was last set by a line whole in this
+    /// chunk (then `st.event_type` is empty).
+    event_type: Option<&'a [u8]>,
+    /// The last event ID buffer, when it was last set by an `id` line whole
+    /// in this chunk (then `st.id_buf` is stale).
+    id: Option<&'a [u8]>,
+    /// The last event ID string, when a blank line in this chunk set it
+    /// from [`Lend::id`] (then `st.last_event_id` is stale).
+    last_id: Option<&'a [u8]>,
+    f: &'s mut F,
+}
+
+impl<'a, F> Sink<'a> for Lend<'a, '_, F>
+where
+    F: FnMut(Result<FrameView<'_>, DecodeError>),
+{
+    type Break = core::convert::Infallible;
+
+    #[inline(always)]
+    fn value(&mut self, field: Field, part: &'a [u8], last: bool) -> ControlFlow<Self::Break> {
+        let st = &mut *self.st;
+        let first = st.start_piece(last);
+        st.data_seen |= field == Field::Data;
+        if field == Field::Retry {
+            if let Some(delay) = st.retry_piece(part, first, last) {
+                (self.f)(Ok(FrameView::Retry(delay)));
+            }
+            return ControlFlow::Continue(());
+        }
+        if st.discarding {
+            return ControlFlow::Continue(());
+        }
+        if let Err(e) = st.count(field, part, first, self.chunk) {
+            self.data = None;
+            self.event_type = None;
+            (self.f)(Err(e));
+            return ControlFlow::Continue(());
+        }
+        let whole = first && last;
+        match field {
+            Field::Data => {
+                if whole && self.data.is_none() && matches!(st.data, Value::Empty) {
+                    self.data = Some(part);
+                } else {
+                    if let Some(line) = self.data.take() {
+                        let mut buf = st.take_spare();
+                        buf.put_slice(line);
+                        st.data = Value::Owned(buf);
+                    }
+                    st.push_data(part, None, first);
+                }
+            }
+            Field::Event if whole => {
+                self.event_type = Some(part);
+                if !matches!(st.event_type, LineValue::Empty) {
+                    st.event_type = LineValue::Empty;
+                }
+            }
+            Field::Event => {
+                self.event_type = None;
+                set_piece(&mut st.event_type, part, None, first);
+            }
+            // A whole id is held as a slice until the chunk ends: copying
+            // it, and then the last event ID, for every event costs more.
+            Field::Id if whole => {
+                if !part.contains(&0) {
+                    self.id = Some(part);
+                }
+            }
+            Field::Id => {
+                if let Some(id) = self.id.take() {
+                    st.id_buf = Text::copy(id);
+                }
+                st.id_piece(part, || Text::copy(part), first, last);
+            }
+            Field::Retry => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn comment(&mut self, part: &'a [u8], last: bool) -> ControlFlow<Self::Break> {
+        let st = &mut *self.st;
+        let first = st.start_piece(last);
+        if !st.comments {
+            return ControlFlow::Continue(());
+        }
+        match st.comment_piece(part, first, self.chunk) {
+            Err(e) => (self.f)(Err(e)),
+            Ok(false) => {}
+            Ok(true) if first && last => (self.f)(Ok(FrameView::Comment(part))),
+            Ok(true) => {
+                if let Some(buf) = st.gather_comment(part, first, last) {
+                    (self.f)(Ok(FrameView::Comment(&buf)));
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    #[inline]
+    fn dispatch(&mut self) -> ControlFlow<Self::Break> {
+        let Lend {
+            st,
+            chunk,
+            data,
+            event_type,
+            id,
+            last_id,
+            f,
+        } = self;
+        let chunk: &'a [u8] = chunk;
+        let (data, event_type) = (data.take(), event_type.take());
+        // Step 1, for an id buffer held as a slice.
+        *last_id = *id;
+        if st.blank_line(id.is_some()) {
+            return ControlFlow::Continue(());
+        }
+        // Gathered data is padded with LFs to a whole 64-byte step where the
+        // buffer has the room, so that its UTF-8 check has no tail to copy
+        // (see `Lookahead`); the padding goes when the buffer is cleared.
+        let mut gathered = 0;
+        if let (None, Value::Owned(buf)) = (data, &mut st.data) {
+            gathered = buf.len();
+            let pad = gathered.next_multiple_of(64) - gathered;
+            if buf.capacity() - gathered >= pad {
+                buf.put_bytes(b'\n', pad);
+            }
+        }
+        {
+            let st = &**st;
+            // Step 2: with an empty data buffer, dispatch nothing.
+            let data = match (data, &st.data) {
+                // Lent from the chunk: the bytes after it are known.
+                (Some(line), _) => {
+                    Some((line, offset_in(chunk, line).map_or(line, |at| &chunk[at..])))
+                }
+                (None, Value::Empty) => None,
+                (None, Value::Shared(line)) => Some((&line[..], &line[..])),
+                (None, Value::Owned(buf)) => Some((&buf[..gathered], &buf[..])),
+            };
+            if let Some((data, after)) = data {
+                let event_type = event_type.unwrap_or_else(|| value_bytes(&st.event_type));
+                (f)(Ok(FrameView::Event(EventView {
+                    event_type: if event_type.is_empty() {
+                        MESSAGE
+                    } else {
+                        event_type
+                    },
+                    data,
+                    last_event_id: last_id.unwrap_or_else(|| st.last_event_id.as_bytes()),
+                    after: Lookahead(after),
+                })));
+            }
+        }
+        // The data was lent, not handed out: its whole buffer is free again.
+        // (The common block, whole in the chunk, left nothing in `st`.)
+        if let Value::Owned(buf) = core::mem::take(&mut st.data) {
+            st.keep_lent(buf);
+        }
+        if !matches!(st.event_type, LineValue::Empty) {
+            st.event_type = LineValue::Empty;
+        }
+        ControlFlow::Continue(())
     }
 }
 
@@ -849,6 +1415,95 @@ mod tests {
 
     fn ev(t: &'static str, d: &'static str, id: &'static str) -> Result<Frame, DecodeError> {
         Ok(Frame::Event(Event::new(t, d, id)))
+    }
+
+    /// The frames `decode_with` lends, made owned for comparison.
+    fn lent(d: &mut Decoder, chunk: &[u8]) -> Vec<Result<Frame, DecodeError>> {
+        let mut out = Vec::new();
+        d.decode_with(chunk, |frame| {
+            out.push(match frame {
+                Ok(FrameView::Event(e)) => Ok(Frame::Event(e.to_event())),
+                Ok(FrameView::Retry(delay)) => Ok(Frame::Retry(delay)),
+                Ok(FrameView::Comment(c)) => Ok(Frame::Comment(Bytes::copy_from_slice(c))),
+                Err(e) => Err(e),
+            })
+        });
+        out
+    }
+
+    #[test]
+    fn decode_with_lends_what_frames_hands_out_at_every_split() {
+        let long = "l".repeat(INLINE + 5);
+        let inputs: Vec<Vec<u8>> = <[String; 5]>::into_iter([
+            "id: 1\nevent: up\ndata: a\ndata: b\n\ndata: c\n\n".into(),
+            alloc::format!("event: {long}\nid: {long}\ndata: {long}\n\nevent: x\n\ndata\n\n"),
+            "retry: 7\ndata: r\nretry: x\n\n: note\ndata:  sp\r\n\r\nid: a\0b\ndata: n\n\n".into(),
+            "event: e\nevent:\ndata: d\n\nid\ndata: z\n\ndata: tail".into(),
+            "data: 0123456789\ndata: 0123456789\n\ndata: ok\n\n: 0123456789abc\n".into(),
+        ])
+        .map(String::into_bytes)
+        .collect();
+        let decoders = || {
+            [
+                Decoder::new(),
+                Decoder::new().comments(true).with_last_event_id("s"),
+                Decoder::new().comments(true).max_event_size(12),
+            ]
+        };
+        for input in &inputs {
+            for cut in 0..=input.len() {
+                for (mut owned, mut lending) in decoders().into_iter().zip(decoders()) {
+                    let mut want: Vec<_> = owned
+                        .frames(Bytes::copy_from_slice(&input[..cut]))
+                        .collect();
+                    want.extend(owned.frames(Bytes::copy_from_slice(&input[cut..])));
+                    let mut got = lent(&mut lending, &input[..cut]);
+                    got.extend(lent(&mut lending, &input[cut..]));
+                    let at = alloc::format!("{:?} cut at {cut}", String::from_utf8_lossy(input));
+                    assert_eq!(got, want, "{at}");
+                    assert_eq!(lending.last_event_id(), owned.last_event_id(), "{at}");
+                    assert_eq!(lending.retry(), owned.retry(), "{at}");
+                    assert_eq!(lending.finish(), owned.finish(), "{at}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decode_with_decodes_pushed_input_first_and_lends_from_the_chunk() {
+        let mut d = Decoder::new();
+        d.push(Bytes::from_static(b"data: a\n\ndata: b"));
+        let _ = d.next_frame();
+        // "data: b" is pending; the chunk ends its event.
+        let chunk = b"\n\ndata: whole line\n\n";
+        let mut seen = Vec::new();
+        d.decode_with(chunk, |frame| {
+            let Ok(FrameView::Event(e)) = frame else {
+                panic!("{frame:?}")
+            };
+            // The second event's data is borrowed from the chunk.
+            if e.data_bytes().as_ptr() == chunk[8..].as_ptr() {
+                seen.push("lent");
+            }
+            seen.push(if e.data() == "b" { "b" } else { "w" });
+        });
+        assert_eq!(seen, ["b", "lent", "w"]);
+        assert_eq!(d.pending_input(), 0);
+        let view = EventView {
+            event_type: b"t",
+            data: b"\xFFd",
+            last_event_id: b"7",
+            after: Lookahead(b"\xFFd"),
+        };
+        assert_eq!(view.to_event(), Event::new("t", &b"\xFFd"[..], "7"));
+        assert_eq!(
+            (&*view.event_type(), &*view.data(), &*view.last_event_id()),
+            ("t", "\u{FFFD}d", "7")
+        );
+        assert_eq!(
+            (view.event_type_bytes(), view.last_event_id_bytes()),
+            (&b"t"[..], &b"7"[..])
+        );
     }
 
     #[test]
@@ -1042,6 +1697,61 @@ mod tests {
         };
         assert_eq!(e.event_type(), "\u{FFFD}a");
         assert_eq!(e.data(), "\u{FFFD}\nok");
+    }
+
+    #[test]
+    fn text_borrows_valid_utf8_and_replaces_invalid_like_the_lossy_decoder() {
+        // Short and long (the validator takes blocks of 32 and 64 bytes),
+        // with the invalid byte before, on and after a block's edge, and
+        // multi-byte characters cut at the end.
+        let mut inputs: Vec<Vec<u8>> = [
+            &b""[..],
+            b"ascii",
+            "caf\u{e9} \u{1F642} \u{4E16}".as_bytes(),
+            b"\xFF",
+            b"\xC3",
+            b"a\xE2\x82",
+            b"\xED\xA0\x80", // a surrogate
+            b"\xC0\xAF",     // overlong
+            b"\xF4\x90\x80\x80",
+        ]
+        .iter()
+        .map(|s| s.to_vec())
+        .collect();
+        for at in [0, 31, 32, 63, 64, 65, 127, 200] {
+            let mut long = "\u{e9}x".repeat(120).into_bytes();
+            long[at] = 0xFF;
+            inputs.push(long);
+        }
+        inputs.push("\u{1F642}".repeat(40).into_bytes()[..159].to_vec());
+        for input in &inputs {
+            let got = text(input);
+            assert_eq!(got, String::from_utf8_lossy(input), "{input:?}");
+            // No copy when nothing is replaced.
+            let valid = core::str::from_utf8(input).is_ok();
+            assert_eq!(matches!(got, Cow::Borrowed(_)), valid, "{input:?}");
+        }
+        let e = Event::new("t", Bytes::from("x".repeat(100)), "");
+        assert!(matches!(e.data(), Cow::Borrowed(s) if s.as_ptr() == e.data_bytes().as_ptr()));
+    }
+
+    #[test]
+    fn text_checked_with_the_bytes_after_it_is_the_text_of_the_data_alone() {
+        // Input whose characters take 1 to 4 bytes, then invalid bytes: data
+        // cut at every length, inside characters too, followed by the rest.
+        let mut input = "ab\u{e9}c\u{4E16}d\u{1F642}".repeat(12).into_bytes();
+        input.extend_from_slice(b"\xFF\xC3x");
+        input.extend_from_slice(&"z".repeat(70).into_bytes());
+        for start in [0, 1, 3] {
+            for end in start..input.len() {
+                let (data, after) = (&input[start..end], &input[start..]);
+                let got = text_ahead(data, after);
+                assert_eq!(got, String::from_utf8_lossy(data), "{start}..{end}");
+                if let Cow::Borrowed(text) = got {
+                    assert_eq!(text.as_bytes(), data);
+                }
+            }
+        }
     }
 
     #[test]

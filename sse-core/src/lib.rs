@@ -109,6 +109,10 @@
 //! # Ok::<(), sse_proto::DecodeError>(())
 //! ```
 //!
+//! To read each event where it stands (parse its JSON, forward its text)
+//! rather than keep it, [`Decoder::decode_with`] lends it to a callback as an
+//! [`EventView`], without building an owned event: the faster path.
+//!
 //! # What is here
 //!
 //! | item | what it does | feature |
@@ -129,8 +133,8 @@
 //!
 //! | feature | adds | pulls in |
 //! | --- | --- | --- |
-//! | `std` (default) | `alloc`, and `std` for `memchr` and `bytes` | `alloc` |
-//! | `alloc` | the decoder, `ServerEvent`, `encode_to`, `session` | `bytes` |
+//! | `std` (default) | `alloc`, and `std` for `memchr`, `bytes` and `simdutf8` (which then picks its SIMD code at run time) | `alloc` |
+//! | `alloc` | the decoder, `ServerEvent`, `encode_to`, `session` | `bytes`, `simdutf8` (the UTF-8 check of the text accessors) |
 //! | `serde` | `ServerEvent::json_data` | `alloc`, `serde`, `serde_json` |
 //! | `client` | the `client` module | `std`, `http`, `tokio` (time, sync, macros), `futures-core`, `futures-util` |
 //! | `reqwest` | `client::reqwest::ReqwestConnector`, `Client::get` | `client`, `reqwest` (rustls with webpki roots, no OpenSSL, no decompression) |
@@ -158,6 +162,19 @@
 #![cfg_attr(
     not(feature = "alloc"),
     doc = "[`Decoder`]: https://docs.rs/sse-proto/latest/sse_proto/struct.Decoder.html"
+)]
+#![cfg_attr(
+    feature = "alloc",
+    doc = "[`Decoder::decode_with`]: crate::Decoder::decode_with"
+)]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`Decoder::decode_with`]: https://docs.rs/sse-proto/latest/sse_proto/struct.Decoder.html#method.decode_with"
+)]
+#![cfg_attr(feature = "alloc", doc = "[`EventView`]: crate::EventView")]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`EventView`]: https://docs.rs/sse-proto/latest/sse_proto/struct.EventView.html"
 )]
 #![cfg_attr(feature = "alloc", doc = "[`Event`]: crate::Event")]
 #![cfg_attr(
@@ -275,4 +292,6 @@ pub mod server;
 #[cfg(feature = "alloc")]
 pub mod session;
 #[cfg(feature = "alloc")]
-pub use decoder::{DecodeError, Decoder, Event, Frame, Frames, DEFAULT_MAX_EVENT_SIZE};
+pub use decoder::{
+    DecodeError, Decoder, Event, EventView, Frame, FrameView, Frames, DEFAULT_MAX_EVENT_SIZE,
+};

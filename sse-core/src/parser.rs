@@ -91,6 +91,21 @@ pub struct Stopped<B> {
     pub value: B,
 }
 
+/// The field a line starts with and the length of its name, when the line
+/// starts with a known name and its colon (`rest` starts at the line).
+/// Names are case-sensitive and end at the first colon, so a prefix match is
+/// the whole test.
+#[inline]
+fn known_field(rest: &[u8]) -> Option<(Field, usize)> {
+    match rest {
+        [b'd', b'a', b't', b'a', b':', ..] => Some((Field::Data, 4)),
+        [b'i', b'd', b':', ..] => Some((Field::Id, 2)),
+        [b'e', b'v', b'e', b'n', b't', b':', ..] => Some((Field::Event, 5)),
+        [b'r', b'e', b't', b'r', b'y', b':', ..] => Some((Field::Retry, 5)),
+        _ => None,
+    }
+}
+
 /// The byte order mark, stripped once at the start of a stream.
 const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
@@ -284,10 +299,25 @@ impl Parser {
                             pos += 1;
                             self.state = State::Comment;
                         }
-                        _ => {
-                            self.name_len = 0;
-                            self.state = State::Name;
-                        }
+                        _ => match known_field(&chunk[pos..]) {
+                            // The common case, a known name and its colon
+                            // whole in the chunk, without the name state.
+                            Some((field, name_len)) => {
+                                pos += name_len + 1;
+                                match chunk.get(pos) {
+                                    Some(b' ') => {
+                                        pos += 1;
+                                        self.state = State::Value(field);
+                                    }
+                                    Some(_) => self.state = State::Value(field),
+                                    None => self.state = State::ValueStart(field),
+                                }
+                            }
+                            None => {
+                                self.name_len = 0;
+                                self.state = State::Name;
+                            }
+                        },
                     }
                 }
                 State::Name => {

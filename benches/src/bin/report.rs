@@ -17,7 +17,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use sse_benches::{cases, encode_cases, Case, Contender, Encoder, Ev, Outcome, Role, Scratch};
@@ -29,6 +29,8 @@ struct Counting;
 
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// Bytes allocated minus bytes freed while counting.
+static LIVE: AtomicI64 = AtomicI64::new(0);
 
 #[inline]
 fn count() {
@@ -37,25 +39,36 @@ fn count() {
     }
 }
 
+#[inline]
+fn live(delta: i64) {
+    if COUNTING.load(Relaxed) {
+        LIVE.fetch_add(delta, Relaxed);
+    }
+}
+
 // SAFETY: defers every call to `System`, only counting with atomics, which
 // never allocate.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count();
+        live(layout.size() as i64);
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         count();
+        live(layout.size() as i64);
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        live(-(layout.size() as i64));
         // SAFETY: same contract as the caller's.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count();
+        live(new_size as i64 - layout.size() as i64);
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -71,6 +84,46 @@ fn allocations(pass: impl FnOnce()) -> u64 {
     pass();
     COUNTING.store(false, Relaxed);
     ALLOCS.load(Relaxed)
+}
+
+/// The size of the large event of [`retained_after_large_event`].
+const LARGE_EVENT: usize = 8 << 20;
+
+/// Decodes one 8 MiB event (one `data` line in 4 KiB chunks) and keeps it;
+/// returns the bytes the decoder and the event hold beyond the event's data
+/// (heap bytes allocated and not freed, minus the data's length).
+///
+/// The chunks are slices of one buffer made before counting, so that handing
+/// them over and dropping them frees nothing.
+fn retained_after_large_event() -> i64 {
+    let mut stream = b"data: ".to_vec();
+    stream.resize(6 + LARGE_EVENT, b'x');
+    stream.extend_from_slice(b"\n\n");
+    let all = bytes::Bytes::from(stream);
+    let chunks: Vec<bytes::Bytes> = (0..all.len())
+        .step_by(4096)
+        .map(|at| all.slice(at..all.len().min(at + 4096)))
+        .collect();
+    LIVE.store(0, Relaxed);
+    COUNTING.store(true, Relaxed);
+    let mut decoder = sse_proto::Decoder::new();
+    let mut data = 0;
+    let mut events = Vec::with_capacity(1);
+    // Clones (a reference count each), not the chunks themselves: the
+    // vector's buffer, freed while counting, would count against the decoder.
+    for c in chunks.iter().cloned() {
+        for frame in decoder.frames(c) {
+            if let Ok(sse_proto::Frame::Event(e)) = frame {
+                data += e.data_bytes().len();
+                events.push(e);
+            }
+        }
+    }
+    COUNTING.store(false, Relaxed);
+    let live = LIVE.load(Relaxed);
+    assert_eq!(data, LARGE_EVENT, "the decoder hands out the large event");
+    drop((events, decoder));
+    live - data as i64
 }
 
 /// The time this thread has spent on a CPU, where the system can say: the
@@ -309,7 +362,8 @@ fn main() {
             rate.insert((c, ci), r);
         }
     }
-    // The encoders, on the events of three corpora.
+    let retained = retained_after_large_event();
+    // The encoders, on the events of four corpora.
     let enc_cases = encode_cases();
     let encoders = Encoder::ALL;
     let mut enc_verdict: HashMap<(Encoder, usize), Result<(), String>> = HashMap::new();
@@ -426,6 +480,23 @@ fn main() {
                 _ => "",
             };
             let _ = write!(w, " {}{mark} |", mbs(rate[&(c, ci)]));
+        }
+        w.push('\n');
+    }
+
+    let _ = writeln!(w, "\n## Events per second, millions\n");
+    let _ = writeln!(
+        w,
+        "The same runs, counted in events dispatched (the events of the case, \
+         from the table above, times passes a second): what an application \
+         reading an LLM stream sees.\n"
+    );
+    header(w, "parser");
+    for &c in contenders.iter().filter(|c| c.role() != Role::Ceiling) {
+        let _ = write!(w, "| {} |", c.name());
+        for (ci, case) in cases.iter().enumerate() {
+            let per_sec = rate[&(c, ci)] * 1e6 / case.len() as f64 * events_per_case[ci] as f64;
+            let _ = write!(w, " {:.2} |", per_sec / 1e6);
         }
         w.push('\n');
     }
@@ -618,6 +689,53 @@ fn main() {
             }
         }
     }
+    // What a user reads: events as text, lent by `decode_with` and as owned
+    // `Event`s. Against twice the fastest correct peer, or 60% of the
+    // ceiling where twice the peer would pass it.
+    for (ours, case) in [Contender::DecoderLendText, Contender::DecoderText]
+        .into_iter()
+        .flat_map(|c| cases.iter().enumerate().map(move |case| (c, case)))
+    {
+        let (ci, case) = case;
+        let who = ours.name();
+        let ours = rate[&(ours, ci)];
+        let ceiling = 0.6 * rate[&(Contender::Memchr, ci)];
+        match best_peer[ci] {
+            Some((_, r)) if 2.0 * r > ceiling => {
+                let _ = writeln!(
+                    w,
+                    "| {who} ≥ 60% of ceiling (2x peer = {} MB/s is past it) | {} | {:.1}% | {} |",
+                    mbs(2.0 * r),
+                    case.name(),
+                    100.0 * ours / rate[&(Contender::Memchr, ci)],
+                    yes(ours >= ceiling)
+                );
+            }
+            Some((_, r)) => {
+                let x = ours / r;
+                let _ = writeln!(
+                    w,
+                    "| {who} ≥ 2x fastest correct peer | {} | {x:.2}x | {} |",
+                    case.name(),
+                    yes(x >= 2.0)
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    w,
+                    "| {who} ≥ 2x fastest correct peer | {} | no correct peer | — |",
+                    case.name()
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        w,
+        "| retained decoder memory ≤ 64 KiB above the live event | one {} MiB event, 4 KiB chunks | {:.1} KiB | {} |",
+        LARGE_EVENT >> 20,
+        retained as f64 / 1024.0,
+        yes(retained <= 64 * 1024)
+    );
     let parser_allocs: u64 = (0..cases.len())
         .map(|ci| allocs[&(Contender::Parser, ci)])
         .sum();
@@ -667,6 +785,20 @@ fn main() {
                 peer.name(),
                 case.name(),
                 yes(x > 1.0)
+            );
+        }
+    }
+    // The server body against each peer's body, on every corpus.
+    for (ci, case) in enc_cases.iter().enumerate() {
+        for peer in [Encoder::SseStreamBody, Encoder::AxumBody] {
+            let x = enc_rate[&(Encoder::SseCoreBody, ci)] / enc_rate[&(peer, ci)];
+            let _ = writeln!(
+                w,
+                "| {} ≥ 1.5x {} | {} | {x:.2}x | {} |",
+                Encoder::SseCoreBody.name(),
+                peer.name(),
+                case.name(),
+                yes(x >= 1.5)
             );
         }
     }
