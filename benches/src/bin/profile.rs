@@ -8,6 +8,9 @@
 //! perf record -g target/release/profile 'sse-proto parser' multiline/4k 2000
 //! ```
 //!
+//! An encoder row of the report runs the same way over an encode case
+//! (`profile 'sse-proto SseBody' small 200`).
+//!
 //! With no arguments it lists the contenders and cases. (For line numbers in
 //! the profile, build with `CARGO_PROFILE_RELEASE_DEBUG=line-tables-only`.)
 
@@ -23,6 +26,33 @@ fn main() -> ExitCode {
     let name = |(corpus, chunking): &(sse_benches::Corpus, sse_benches::Chunking)| {
         format!("{}/{}", corpus.name(), chunking.label())
     };
+    // An encoder over an encode case: `profile 'sse-proto SseBody' small 200`.
+    if let Some(encoder) = args.first().and_then(|a| {
+        sse_benches::Encoder::ALL
+            .into_iter()
+            .find(|e| e.name() == a)
+    }) {
+        let Some(case) = args.get(1).and_then(|a| {
+            sse_benches::encode_cases()
+                .into_iter()
+                .find(|c| c.name() == a)
+        }) else {
+            eprintln!("usage: profile ENCODER small|large|multiline|llm [PASSES]");
+            return ExitCode::FAILURE;
+        };
+        let passes: u64 = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100);
+        let mut scratch = sse_benches::Scratch::for_items(&case.items);
+        let mut total = 0;
+        for _ in 0..passes {
+            total += encoder.run(black_box(&case.items), &mut scratch);
+        }
+        println!(
+            "{} on {}: {passes} passes, {total} bytes",
+            encoder.name(),
+            case.name()
+        );
+        return ExitCode::SUCCESS;
+    }
     let contender = args
         .first()
         .and_then(|a| Contender::ALL.into_iter().find(|c| c.name() == a));
