@@ -330,6 +330,34 @@ impl Out for SliceOut<'_> {
     }
 }
 
+/// A slice with a write position that notes, rather than writes, what
+/// does not fit: for writing into room guessed, not measured, and starting
+/// over when it was not enough.
+#[cfg(feature = "server")]
+struct TryOut<'o> {
+    buf: &'o mut [u8],
+    pos: usize,
+    full: bool,
+}
+
+#[cfg(feature = "server")]
+impl Out for TryOut<'_> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        match self.buf.get_mut(self.pos..self.pos + bytes.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                self.pos += bytes.len();
+            }
+            None => self.full = true,
+        }
+    }
+
+    fn written(&self) -> usize {
+        self.pos
+    }
+}
+
 /// Writes `prefix` (`name: `) and `value` as one line; an empty value as
 /// `name:`.
 fn put_field(out: &mut impl Out, prefix: &[u8], value: &[u8]) {
@@ -496,6 +524,14 @@ mod owned {
             match self {
                 Short::Inline(len, buf) => &buf[..usize::from(*len)],
                 Short::Heap(text) => text.as_bytes(),
+            }
+        }
+
+        #[inline]
+        fn len(&self) -> usize {
+            match self {
+                Short::Inline(len, _) => usize::from(*len),
+                Short::Heap(text) => text.len(),
             }
         }
 
@@ -698,13 +734,13 @@ mod owned {
 
         /// The bytes the event takes when its data is one line, found
         /// without reading the data: room to reserve before writing it.
+        #[inline]
         pub(crate) fn size_hint(&self) -> usize {
-            let part = |p: Option<&[u8]>| p.map_or(0, |s| s.len() + 8);
-            let parts = self.parts();
-            part(parts.comment)
-                + part(parts.event)
-                + part(parts.id)
-                + part(parts.data)
+            let part = |p: &Option<Short>| p.as_ref().map_or(0, |s| s.len() + 8);
+            part(&self.comment)
+                + part(&self.event)
+                + part(&self.id)
+                + self.data.as_ref().map_or(0, |d| d.len() + 8)
                 + self.retry.map_or(0, |_| 28)
                 + 1
         }
@@ -714,6 +750,7 @@ mod owned {
         /// [`write_fields_to`](Self::write_fields_to) before it and
         /// [`into_data`](Self::into_data).
         #[cfg(feature = "server")]
+        #[inline]
         pub(crate) fn is_long_line(&self, min: usize) -> bool {
             self.data
                 .as_deref()
@@ -731,6 +768,33 @@ mod owned {
             super::write_fields(&parts, &mut out);
             out.put(b"data: ");
             Ok(())
+        }
+
+        /// Appends the event to `buf`, as [`encode_to`] does, but into
+        /// room made first (the block of a body has it): the bytes are
+        /// written with the position in a register, not in the `BytesMut`.
+        /// The room is guessed from the data's length; data of more lines
+        /// than it holds is written again by [`encode_to`].
+        #[cfg(feature = "server")]
+        pub(crate) fn append_to(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
+            let parts = self.parts();
+            let fixed = super::check(&parts)?;
+            let data = parts.data.map_or(0, |d| d.len() + d.len() / 4 + 8);
+            let start = buf.len();
+            buf.resize(start + fixed + data, 0);
+            let mut out = super::TryOut {
+                buf: &mut buf[start..],
+                pos: 0,
+                full: false,
+            };
+            write(&parts, &mut out);
+            if !out.full {
+                let end = start + out.pos;
+                buf.truncate(end);
+                return Ok(());
+            }
+            buf.truncate(start);
+            write_to(&parts, buf).map(drop)
         }
 
         /// The data, as it is: a `String` becomes `Bytes` without a copy.
@@ -963,6 +1027,35 @@ mod tests {
                 assert_eq!(encode(&event.as_event_ref(), &mut buf), Err(want));
             }
         }
+    }
+
+    /// The body's `append_to` writes into room guessed from the data's
+    /// length and starts over with `encode_to` when there are more lines
+    /// than the guess holds: the same bytes either way, after what the
+    /// buffer held, and nothing at a refusal.
+    #[cfg(feature = "server")]
+    #[test]
+    fn append_to_writes_what_to_bytes_writes_whatever_the_lines() {
+        let many = "\r\n".repeat(100);
+        let datas = ["", "one line", "a\nb\r\nc\rd", &many, &"x\n".repeat(40)];
+        for data in datas {
+            let event = ServerEvent::new().event("t").id("7").data(data);
+            let mut buf = bytes::BytesMut::from(&b"before"[..]);
+            event.append_to(&mut buf).expect("valid");
+            let want = event.to_bytes().expect("valid");
+            assert_eq!(&buf[..6], b"before");
+            assert_eq!(&buf[6..], &want[..], "{data:?}");
+        }
+        let bad = ServerEvent::new().id("a\nb").data(many.as_str());
+        let mut buf = bytes::BytesMut::from(&b"before"[..]);
+        assert_eq!(
+            bad.append_to(&mut buf),
+            Err(EncodeError::LineBreak {
+                part: Line::Id,
+                at: 1
+            })
+        );
+        assert_eq!(&buf[..], b"before");
     }
 
     /// `ServerEvent::to_bytes` and the body adapter reserve `size_hint`

@@ -253,6 +253,34 @@ impl<S> SseBody<S> {
         }
     }
 
+    /// Writes `event` into the block, or its fields when its data is a
+    /// long line, which is then sent as it is (`shared`). Returns whether
+    /// the frame ends here: after a long line, or at a refused event.
+    fn write(&mut self, event: ServerEvent) -> bool {
+        if event.is_long_line(SHARE_DATA) {
+            // Its fields end this frame; the line is the next, not copied.
+            if self.buf.capacity() - self.buf.len() < SHARE {
+                self.buf.reserve(BLOCK);
+            }
+            match event.write_fields_to(&mut self.buf) {
+                Ok(()) => self.shared = Some(event.into_data()),
+                Err(e) => self.failed = Some(BodyError::Encode(e)),
+            }
+            return true;
+        }
+        let hint = event.size_hint();
+        if self.buf.capacity() - self.buf.len() < hint {
+            // Reuses the block if every frame cut from it is gone.
+            self.buf.reserve(hint.max(BLOCK));
+        }
+        // The encoder writes nothing of an event it refuses.
+        if let Err(e) = event.append_to(&mut self.buf) {
+            self.failed = Some(BodyError::Encode(e));
+            return true;
+        }
+        false
+    }
+
     /// Ends the body after its stream ended or failed, or an event was
     /// refused: with the error if there is one. A refused event or a failed
     /// stream ends the body: what follows would be read by a client that
@@ -335,6 +363,15 @@ where
                 Some(item) => item,
                 None => match this.events.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => match item.into_item() {
+                        // The common case, written where it is.
+                        Ok(Item::Event(event)) if held.is_none() => {
+                            this.count(event.has_data());
+                            gathered = true;
+                            if this.write(event) {
+                                break;
+                            }
+                            continue;
+                        }
                         Ok(item) => item,
                         Err(e) => {
                             this.failed = Some(e);
@@ -378,27 +415,8 @@ where
                     if let Some(first) = held.take() {
                         put(&mut this.buf, first.as_bytes());
                     }
-                    if event.is_long_line(SHARE_DATA) {
-                        // Its fields end this frame; the line is the next,
-                        // not copied.
-                        if this.buf.capacity() - this.buf.len() < SHARE {
-                            this.buf.reserve(BLOCK);
-                        }
-                        gathered = true;
-                        match event.write_fields_to(&mut this.buf) {
-                            Ok(()) => this.shared = Some(event.into_data()),
-                            Err(e) => this.failed = Some(BodyError::Encode(e)),
-                        }
-                        break;
-                    }
-                    if this.buf.capacity() - this.buf.len() < event.size_hint() {
-                        // Reuses the block if every frame cut from it is gone.
-                        this.buf.reserve(event.size_hint().max(BLOCK));
-                    }
                     gathered = true;
-                    // The encoder writes nothing of an event it refuses.
-                    if let Err(e) = event.encode_to(&mut this.buf) {
-                        this.failed = Some(BodyError::Encode(e));
+                    if this.write(event) {
                         break;
                     }
                 }
