@@ -136,9 +136,60 @@ impl core::error::Error for EncodeError {}
 /// and clients with idle timeouts keep the connection open.
 pub const KEEP_ALIVE: &[u8] = b":\n\n";
 
-fn single_line(part: Line, value: &str) -> Result<(), EncodeError> {
-    match memchr::memchr2(b'\r', b'\n', value.as_bytes()) {
+/// The parts of an event as bytes: what [`check`] and [`write`] read, from
+/// an [`EventRef`] or a `ServerEvent` alike.
+#[derive(Clone, Copy, Default)]
+struct Parts<'a> {
+    comment: Option<&'a [u8]>,
+    event: Option<&'a [u8]>,
+    id: Option<&'a [u8]>,
+    retry: Option<Duration>,
+    data: Option<&'a [u8]>,
+}
+
+impl<'a> From<&EventRef<'a>> for Parts<'a> {
+    fn from(e: &EventRef<'a>) -> Self {
+        Parts {
+            comment: e.comment.map(str::as_bytes),
+            event: e.event.map(str::as_bytes),
+            id: e.id.map(str::as_bytes),
+            retry: e.retry,
+            data: e.data.map(str::as_bytes),
+        }
+    }
+}
+
+/// Below this length a byte loop finds a CR or LF faster than a call to
+/// `memchr2` (event types and ids are nearly always this short).
+const SHORT: usize = 24;
+
+/// The index of the first CR or LF in `value`.
+#[inline]
+fn find_break(value: &[u8]) -> Option<usize> {
+    if value.len() < SHORT {
+        value.iter().position(|&b| b == b'\r' || b == b'\n')
+    } else {
+        memchr::memchr2(b'\r', b'\n', value)
+    }
+}
+
+#[inline]
+fn single_line(part: Line, value: &[u8]) -> Result<(), EncodeError> {
+    match find_break(value) {
         Some(at) => Err(EncodeError::LineBreak { part, at }),
+        None => Ok(()),
+    }
+}
+
+/// Checks an id: one line, and no NUL.
+#[inline]
+fn check_id(id: &[u8]) -> Result<(), EncodeError> {
+    if id.len() < SHORT && !id.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
+        return Ok(());
+    }
+    single_line(Line::Id, id)?;
+    match memchr::memchr(0, id) {
+        Some(at) => Err(EncodeError::NulInId { at }),
         None => Ok(()),
     }
 }
@@ -154,8 +205,8 @@ fn digits(mut n: u64) -> usize {
 }
 
 /// Calls `f` with each line of `data`, split at CRLF, LF and CR.
-fn for_each_line<'d>(data: &'d str, mut f: impl FnMut(&'d [u8])) {
-    let mut rest = data.as_bytes();
+fn for_each_line<'d>(data: &'d [u8], mut f: impl FnMut(&'d [u8])) {
+    let mut rest = data;
     loop {
         match memchr::memchr2(b'\r', b'\n', rest) {
             Some(i) => {
@@ -183,7 +234,7 @@ fn field_len(prefix: &[u8], value: usize) -> usize {
 
 /// Checks the parts that must be one line and returns the length of
 /// everything but the data lines.
-fn check(event: &EventRef<'_>) -> Result<usize, EncodeError> {
+fn check(event: &Parts<'_>) -> Result<usize, EncodeError> {
     let mut len = 1; // the blank line
     if let Some(c) = event.comment {
         single_line(Line::Comment, c)?;
@@ -194,10 +245,7 @@ fn check(event: &EventRef<'_>) -> Result<usize, EncodeError> {
         len += field_len(b"event: ", t.len());
     }
     if let Some(id) = event.id {
-        single_line(Line::Id, id)?;
-        if let Some(at) = memchr::memchr(0, id.as_bytes()) {
-            return Err(EncodeError::NulInId { at });
-        }
+        check_id(id)?;
         len += field_len(b"id: ", id.len());
     }
     if let Some(delay) = event.retry {
@@ -207,7 +255,7 @@ fn check(event: &EventRef<'_>) -> Result<usize, EncodeError> {
 }
 
 /// The exact length of the data lines.
-fn data_len(data: Option<&str>) -> usize {
+fn data_len(data: Option<&[u8]>) -> usize {
     let mut len = 0;
     if let Some(data) = data {
         for_each_line(data, |line| len += field_len(b"data: ", line.len()));
@@ -217,7 +265,7 @@ fn data_len(data: Option<&str>) -> usize {
 
 /// A bound on the length of the data lines that needs no scan: each of at
 /// most `n + 1` lines adds at most `data: ` and a line end to its bytes.
-fn data_len_bound(data: Option<&str>) -> usize {
+fn data_len_bound(data: Option<&[u8]>) -> usize {
     data.map_or(0, |d| d.len().saturating_mul(8).saturating_add(7))
 }
 
@@ -228,13 +276,14 @@ fn data_len_bound(data: Option<&str>) -> usize {
 /// [`EncodeError::LineBreak`] or [`EncodeError::NulInId`] when the event
 /// cannot be written without changing its meaning.
 pub fn encoded_len(event: &EventRef<'_>) -> Result<usize, EncodeError> {
-    Ok(check(event)? + data_len(event.data))
+    let event = Parts::from(event);
+    Ok(check(&event)? + data_len(event.data))
 }
 
 /// Checks `event` and makes sure that `room` bytes are enough for it: at
 /// once when they are enough for any data of its length (one pass over the
 /// data, when writing it), or by measuring the data lines (a second pass).
-fn fits(event: &EventRef<'_>, room: usize) -> Result<(), EncodeError> {
+fn fits(event: &Parts<'_>, room: usize) -> Result<(), EncodeError> {
     let fixed = check(event)?;
     if room >= fixed.saturating_add(data_len_bound(event.data)) {
         return Ok(());
@@ -281,6 +330,34 @@ impl Out for SliceOut<'_> {
     }
 }
 
+/// A slice with a write position that notes, rather than writes, what
+/// does not fit: for writing into room guessed, not measured, and starting
+/// over when it was not enough.
+#[cfg(feature = "server")]
+struct TryOut<'o> {
+    buf: &'o mut [u8],
+    pos: usize,
+    full: bool,
+}
+
+#[cfg(feature = "server")]
+impl Out for TryOut<'_> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        match self.buf.get_mut(self.pos..self.pos + bytes.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                self.pos += bytes.len();
+            }
+            None => self.full = true,
+        }
+    }
+
+    fn written(&self) -> usize {
+        self.pos
+    }
+}
+
 /// Writes `prefix` (`name: `) and `value` as one line; an empty value as
 /// `name:`.
 fn put_field(out: &mut impl Out, prefix: &[u8], value: &[u8]) {
@@ -294,15 +371,26 @@ fn put_field(out: &mut impl Out, prefix: &[u8], value: &[u8]) {
 }
 
 /// Writes a checked event.
-fn write(event: &EventRef<'_>, out: &mut impl Out) {
+fn write(event: &Parts<'_>, out: &mut impl Out) {
+    write_fields(event, out);
+    if let Some(data) = event.data {
+        // `data: ` then the line: the one space the parser removes is ours,
+        // so a line's own leading space survives.
+        for_each_line(data, |line| put_field(out, b"data: ", line));
+    }
+    out.put(b"\n");
+}
+
+/// Writes the fields of a checked event before its data.
+fn write_fields(event: &Parts<'_>, out: &mut impl Out) {
     if let Some(c) = event.comment {
-        put_field(out, b": ", c.as_bytes());
+        put_field(out, b": ", c);
     }
     if let Some(t) = event.event {
-        put_field(out, b"event: ", t.as_bytes());
+        put_field(out, b"event: ", t);
     }
     if let Some(id) = event.id {
-        put_field(out, b"id: ", id.as_bytes());
+        put_field(out, b"id: ", id);
     }
     if let Some(delay) = event.retry {
         let mut digits = [0u8; 20];
@@ -318,12 +406,6 @@ fn write(event: &EventRef<'_>, out: &mut impl Out) {
         }
         put_field(out, b"retry: ", &digits[at..]);
     }
-    if let Some(data) = event.data {
-        // `data: ` then the line: the one space the parser removes is ours,
-        // so a line's own leading space survives.
-        for_each_line(data, |line| put_field(out, b"data: ", line));
-    }
-    out.put(b"\n");
 }
 
 /// Writes `event` at the start of `out` and returns the bytes written.
@@ -354,9 +436,10 @@ fn write(event: &EventRef<'_>, out: &mut impl Out) {
 /// # Ok::<(), EncodeError>(())
 /// ```
 pub fn encode(event: &EventRef<'_>, out: &mut [u8]) -> Result<usize, EncodeError> {
-    fits(event, out.len())?;
+    let event = Parts::from(event);
+    fits(&event, out.len())?;
     let mut out = SliceOut { buf: out, pos: 0 };
-    write(event, &mut out);
+    write(&event, &mut out);
     Ok(out.written())
 }
 
@@ -365,9 +448,11 @@ pub use owned::{encode_to, ServerEvent};
 
 #[cfg(feature = "alloc")]
 mod owned {
-    use super::{fits, write, EncodeError, EventRef, Out};
+    use super::{fits, write, EncodeError, EventRef, Out, Parts};
+    use alloc::boxed::Box;
     use alloc::string::String;
     use bytes::{BufMut, Bytes, BytesMut};
+    use core::fmt;
     use core::time::Duration;
 
     struct BufOut<'b, B: BufMut> {
@@ -395,12 +480,76 @@ mod owned {
     /// cannot grow enough (a fixed-size `BufMut`). On error, nothing is
     /// written.
     pub fn encode_to<B: BufMut>(event: &EventRef<'_>, buf: &mut B) -> Result<usize, EncodeError> {
+        write_to(&Parts::from(event), buf)
+    }
+
+    fn write_to<B: BufMut>(event: &Parts<'_>, buf: &mut B) -> Result<usize, EncodeError> {
         // A growable buffer (`BytesMut`, `Vec`) has room for any event, so
         // the data is read once, as it is written.
         fits(event, buf.remaining_mut())?;
         let mut out = BufOut { buf, written: 0 };
         write(event, &mut out);
         Ok(out.written)
+    }
+
+    /// The longest event type, id or comment a [`ServerEvent`] keeps inline.
+    const INLINE: usize = 22;
+
+    /// An event type, id or comment: inline when short (no allocation, as
+    /// nearly all are), on the heap otherwise. Canonical, so that the
+    /// derived `Eq` and `Hash` compare the text: a text of at most
+    /// [`INLINE`] bytes is always inline, zero-padded.
+    #[derive(Clone, PartialEq, Eq, Hash)]
+    enum Short {
+        Inline(u8, [u8; INLINE]),
+        Heap(Box<str>),
+    }
+
+    impl Short {
+        #[inline]
+        fn new(text: &str) -> Short {
+            let bytes = text.as_bytes();
+            match bytes.len() {
+                len @ 0..=INLINE => {
+                    let mut buf = [0; INLINE];
+                    buf[..len].copy_from_slice(bytes);
+                    Short::Inline(len as u8, buf)
+                }
+                _ => Short::Heap(Box::from(text)),
+            }
+        }
+
+        #[inline]
+        fn as_bytes(&self) -> &[u8] {
+            match self {
+                Short::Inline(len, buf) => &buf[..usize::from(*len)],
+                Short::Heap(text) => text.as_bytes(),
+            }
+        }
+
+        #[inline]
+        fn len(&self) -> usize {
+            match self {
+                Short::Inline(len, _) => usize::from(*len),
+                Short::Heap(text) => text.len(),
+            }
+        }
+
+        fn as_str(&self) -> &str {
+            match self {
+                // Always valid: the bytes of a whole `str`.
+                Short::Inline(len, buf) => {
+                    core::str::from_utf8(&buf[..usize::from(*len)]).unwrap_or_default()
+                }
+                Short::Heap(text) => text,
+            }
+        }
+    }
+
+    impl fmt::Debug for Short {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            fmt::Debug::fmt(self.as_str(), f)
+        }
     }
 
     /// An event for a server to send, built in the shape axum and actix
@@ -410,6 +559,10 @@ mod owned {
     /// the event is written: [`ServerEvent::encode_to`] and
     /// [`ServerEvent::to_bytes`] refuse an event whose type, id or comment
     /// has a line break, or whose id has a NUL.
+    ///
+    /// Building one costs at most one allocation, for the data (none when
+    /// the data is given as a `String`): an event type, id or comment of up
+    /// to 22 bytes is kept inline.
     ///
     /// # Example
     ///
@@ -435,21 +588,24 @@ mod owned {
     #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
     #[must_use = "an event does nothing until it is encoded or sent"]
     pub struct ServerEvent {
-        comment: Option<String>,
-        event: Option<String>,
-        id: Option<String>,
+        comment: Option<Short>,
+        event: Option<Short>,
+        id: Option<Short>,
         retry: Option<Duration>,
         data: Option<String>,
     }
 
     impl ServerEvent {
         /// An empty event (written as a lone blank line).
+        #[inline]
         pub fn new() -> Self {
             Self::default()
         }
 
         /// Sets the data. Line breaks of any kind become separate `data:`
-        /// lines, which the client joins with LF.
+        /// lines, which the client joins with LF. A `String` is kept as it
+        /// is, not copied.
+        #[inline]
         pub fn data(mut self, data: impl Into<String>) -> Self {
             self.data = Some(data.into());
             self
@@ -470,39 +626,85 @@ mod owned {
             Ok(self)
         }
 
-        /// Sets the event type.
-        pub fn event(mut self, event_type: impl Into<String>) -> Self {
-            self.event = Some(event_type.into());
+        /// Sets the event type: any text (`&str`, `String`, `Cow<str>`, ...),
+        /// copied, inline when it is at most 22 bytes.
+        ///
+        /// ```
+        /// use sse_proto::ServerEvent;
+        ///
+        /// let kind = String::from("update");
+        /// let a = ServerEvent::new().event(&kind).data("x");
+        /// let b = ServerEvent::new().event("update").data("x");
+        /// assert_eq!(a, b);
+        /// assert_eq!(a.to_bytes()?, "event: update\ndata: x\n\n");
+        /// # Ok::<(), sse_proto::EncodeError>(())
+        /// ```
+        #[inline]
+        pub fn event(mut self, event_type: impl AsRef<str>) -> Self {
+            self.event = Some(Short::new(event_type.as_ref()));
             self
         }
 
-        /// Sets the event ID; `""` resets the client's last event ID.
-        pub fn id(mut self, id: impl Into<String>) -> Self {
-            self.id = Some(id.into());
+        /// Sets the event ID; `""` resets the client's last event ID. Any
+        /// text, copied as [`event`](Self::event) copies the type.
+        ///
+        /// ```
+        /// use sse_proto::ServerEvent;
+        ///
+        /// let event = ServerEvent::new().id(42.to_string()).data("x");
+        /// assert_eq!(event.to_bytes()?, "id: 42\ndata: x\n\n");
+        /// # Ok::<(), sse_proto::EncodeError>(())
+        /// ```
+        #[inline]
+        pub fn id(mut self, id: impl AsRef<str>) -> Self {
+            self.id = Some(Short::new(id.as_ref()));
             self
         }
 
         /// Sets the reconnection time (sent in whole milliseconds, rounded
         /// down, saturating at `u64::MAX`).
+        #[inline]
         pub fn retry(mut self, delay: Duration) -> Self {
             self.retry = Some(delay);
             self
         }
 
-        /// Sets a comment, sent before the fields.
-        pub fn comment(mut self, comment: impl Into<String>) -> Self {
-            self.comment = Some(comment.into());
+        /// Sets a comment, sent before the fields. Any text, copied as
+        /// [`event`](Self::event) copies the type.
+        ///
+        /// ```
+        /// use sse_proto::ServerEvent;
+        ///
+        /// assert_eq!(ServerEvent::new().comment(format!("{} left", 3)).to_bytes()?, ": 3 left\n\n");
+        /// # Ok::<(), sse_proto::EncodeError>(())
+        /// ```
+        #[inline]
+        pub fn comment(mut self, comment: impl AsRef<str>) -> Self {
+            self.comment = Some(Short::new(comment.as_ref()));
             self
         }
 
         /// The event as an [`EventRef`], for [`encode`](super::encode).
         pub fn as_event_ref(&self) -> EventRef<'_> {
             EventRef {
-                comment: self.comment.as_deref(),
-                event: self.event.as_deref(),
-                id: self.id.as_deref(),
+                comment: self.comment.as_ref().map(Short::as_str),
+                event: self.event.as_ref().map(Short::as_str),
+                id: self.id.as_ref().map(Short::as_str),
                 retry: self.retry,
                 data: self.data.as_deref(),
+            }
+        }
+
+        /// The parts as bytes, for the encoder (no UTF-8 check of the
+        /// inline ones, unlike [`as_event_ref`](Self::as_event_ref)).
+        #[inline]
+        fn parts(&self) -> Parts<'_> {
+            Parts {
+                comment: self.comment.as_ref().map(Short::as_bytes),
+                event: self.event.as_ref().map(Short::as_bytes),
+                id: self.id.as_ref().map(Short::as_bytes),
+                retry: self.retry,
+                data: self.data.as_deref().map(str::as_bytes),
             }
         }
 
@@ -511,8 +713,9 @@ mod owned {
         /// # Errors
         ///
         /// As [`encode_to`].
+        #[inline]
         pub fn encode_to<B: BufMut>(&self, buf: &mut B) -> Result<usize, EncodeError> {
-            encode_to(&self.as_event_ref(), buf)
+            write_to(&self.parts(), buf)
         }
 
         /// Whether the event has data, that is, whether a client dispatches
@@ -524,20 +727,80 @@ mod owned {
         /// assert!(ServerEvent::new().data("").has_data());
         /// assert!(!ServerEvent::new().id("7").comment("no data").has_data());
         /// ```
+        #[inline]
         pub fn has_data(&self) -> bool {
             self.data.is_some()
         }
 
         /// The bytes the event takes when its data is one line, found
         /// without reading the data: room to reserve before writing it.
+        #[inline]
         pub(crate) fn size_hint(&self) -> usize {
-            let part = |p: &Option<String>| p.as_ref().map_or(0, |s| s.len() + 8);
+            let part = |p: &Option<Short>| p.as_ref().map_or(0, |s| s.len() + 8);
             part(&self.comment)
                 + part(&self.event)
                 + part(&self.id)
-                + part(&self.data)
+                + self.data.as_ref().map_or(0, |d| d.len() + 8)
                 + self.retry.map_or(0, |_| 28)
                 + 1
+        }
+
+        /// Whether the data is one line of at least `min` bytes (read to
+        /// the end to know): what a body sends as it is, not copied, with
+        /// [`write_fields_to`](Self::write_fields_to) before it and
+        /// [`into_data`](Self::into_data).
+        #[cfg(feature = "server")]
+        #[inline]
+        pub(crate) fn is_long_line(&self, min: usize) -> bool {
+            self.data
+                .as_deref()
+                .is_some_and(|d| d.len() >= min && super::find_break(d.as_bytes()).is_none())
+        }
+
+        /// Checks the event and writes everything before its data's one
+        /// line: the fields and `data: `. The line itself and `\n\n` (its
+        /// end and the blank line) complete it.
+        #[cfg(feature = "server")]
+        pub(crate) fn write_fields_to(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
+            let parts = self.parts();
+            super::check(&parts)?;
+            let mut out = BufOut { buf, written: 0 };
+            super::write_fields(&parts, &mut out);
+            out.put(b"data: ");
+            Ok(())
+        }
+
+        /// Appends the event to `buf`, as [`encode_to`] does, but into
+        /// room made first (the block of a body has it): the bytes are
+        /// written with the position in a register, not in the `BytesMut`.
+        /// The room is guessed from the data's length; data of more lines
+        /// than it holds is written again by [`encode_to`].
+        #[cfg(feature = "server")]
+        pub(crate) fn append_to(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
+            let parts = self.parts();
+            let fixed = super::check(&parts)?;
+            let data = parts.data.map_or(0, |d| d.len() + d.len() / 4 + 8);
+            let start = buf.len();
+            buf.resize(start + fixed + data, 0);
+            let mut out = super::TryOut {
+                buf: &mut buf[start..],
+                pos: 0,
+                full: false,
+            };
+            write(&parts, &mut out);
+            if !out.full {
+                let end = start + out.pos;
+                buf.truncate(end);
+                return Ok(());
+            }
+            buf.truncate(start);
+            write_to(&parts, buf).map(drop)
+        }
+
+        /// The data, as it is: a `String` becomes `Bytes` without a copy.
+        #[cfg(feature = "server")]
+        pub(crate) fn into_data(self) -> Bytes {
+            Bytes::from(self.data.unwrap_or_default())
         }
 
         /// The event's bytes.
@@ -549,7 +812,7 @@ mod owned {
             // Room for data of one line: enough for most events, and the
             // buffer grows for the others.
             let mut buf = BytesMut::with_capacity(self.size_hint());
-            encode_to(&self.as_event_ref(), &mut buf)?;
+            self.encode_to(&mut buf)?;
             Ok(buf.freeze())
         }
     }
@@ -715,7 +978,7 @@ mod tests {
             ..Default::default()
         };
         let n = encoded_len(&event).expect("valid");
-        assert!(n <= 1 + data_len_bound(Some(&worst)), "{n}");
+        assert!(n <= 1 + data_len_bound(Some(worst.as_bytes())), "{n}");
     }
 
     #[test]
@@ -723,6 +986,76 @@ mod tests {
         for (n, d) in [(0, 1), (9, 1), (10, 2), (99, 2), (100, 3), (u64::MAX, 20)] {
             assert_eq!(digits(n), d, "{n}");
         }
+    }
+
+    /// Short parts are kept inline, long ones on the heap: either way the
+    /// event reads back, compares and is checked as the text it was given.
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn server_event_parts_read_back_at_either_side_of_the_inline_length() {
+        let texts = [
+            "",
+            "a",
+            &"x".repeat(22),
+            &"x".repeat(23),
+            &"é".repeat(11),
+            &"é".repeat(12),
+        ];
+        for text in texts {
+            let event = ServerEvent::new().comment(text).event(text).id(text);
+            let r = event.as_event_ref();
+            assert_eq!(
+                (r.comment, r.event, r.id),
+                (Some(text), Some(text), Some(text))
+            );
+            assert_eq!(event, ServerEvent::new().comment(text).event(text).id(text));
+            assert_ne!(event, ServerEvent::new().comment(text).event(text).id("-"));
+            let mut buf = [0u8; 256];
+            let n = encode(&r, &mut buf).expect("valid");
+            assert_eq!(event.to_bytes().expect("valid"), &buf[..n]);
+            for (i, bad) in ["\r", "\n", "\0"].into_iter().enumerate() {
+                let bad = std::format!("{text}{bad}{text}");
+                let want = match i {
+                    2 => EncodeError::NulInId { at: text.len() },
+                    _ => EncodeError::LineBreak {
+                        part: Line::Id,
+                        at: text.len(),
+                    },
+                };
+                let event = ServerEvent::new().id(&bad);
+                assert_eq!(event.to_bytes(), Err(want), "{bad:?}");
+                assert_eq!(encode(&event.as_event_ref(), &mut buf), Err(want));
+            }
+        }
+    }
+
+    /// The body's `append_to` writes into room guessed from the data's
+    /// length and starts over with `encode_to` when there are more lines
+    /// than the guess holds: the same bytes either way, after what the
+    /// buffer held, and nothing at a refusal.
+    #[cfg(feature = "server")]
+    #[test]
+    fn append_to_writes_what_to_bytes_writes_whatever_the_lines() {
+        let many = "\r\n".repeat(100);
+        let datas = ["", "one line", "a\nb\r\nc\rd", &many, &"x\n".repeat(40)];
+        for data in datas {
+            let event = ServerEvent::new().event("t").id("7").data(data);
+            let mut buf = bytes::BytesMut::from(&b"before"[..]);
+            event.append_to(&mut buf).expect("valid");
+            let want = event.to_bytes().expect("valid");
+            assert_eq!(&buf[..6], b"before");
+            assert_eq!(&buf[6..], &want[..], "{data:?}");
+        }
+        let bad = ServerEvent::new().id("a\nb").data(many.as_str());
+        let mut buf = bytes::BytesMut::from(&b"before"[..]);
+        assert_eq!(
+            bad.append_to(&mut buf),
+            Err(EncodeError::LineBreak {
+                part: Line::Id,
+                at: 1
+            })
+        );
+        assert_eq!(&buf[..], b"before");
     }
 
     /// `ServerEvent::to_bytes` and the body adapter reserve `size_hint`

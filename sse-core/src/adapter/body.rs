@@ -79,6 +79,11 @@ pub struct SseBody<S> {
     failed: Option<BodyError>,
     /// An event taken from the stream, for the next frame.
     carry: Option<Item>,
+    /// A long data line to send as it is after the frame that ends with
+    /// its `data: `; then `line_end`.
+    shared: Option<Bytes>,
+    /// The `\n\n` after a shared data line is the next frame.
+    line_end: bool,
     /// The stream has ended; the body ends once the events before are sent.
     finished: bool,
     ended: bool,
@@ -169,6 +174,10 @@ const BLOCK: usize = 8 * 1024;
 /// copied into the block when one is.
 const SHARE: usize = 1024;
 
+/// A [`ServerEvent`] whose data is one line this long has the line sent as
+/// its own frame, not copied into the block.
+const SHARE_DATA: usize = BLOCK / 2;
+
 impl<S> core::fmt::Debug for SseBody<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let interval = self.keep_alive.as_ref().map(|(d, _)| *d);
@@ -203,6 +212,8 @@ impl<S> SseBody<S> {
             ending: None,
             failed: None,
             carry: None,
+            shared: None,
+            line_end: false,
             finished: false,
             ended: false,
         }
@@ -240,6 +251,34 @@ impl<S> SseBody<S> {
         if let Some((interval, sleep)) = &mut self.keep_alive {
             sleep.as_mut().reset(after(*interval));
         }
+    }
+
+    /// Writes `event` into the block, or its fields when its data is a
+    /// long line, which is then sent as it is (`shared`). Returns whether
+    /// the frame ends here: after a long line, or at a refused event.
+    fn write(&mut self, event: ServerEvent) -> bool {
+        if event.is_long_line(SHARE_DATA) {
+            // Its fields end this frame; the line is the next, not copied.
+            if self.buf.capacity() - self.buf.len() < SHARE {
+                self.buf.reserve(BLOCK);
+            }
+            match event.write_fields_to(&mut self.buf) {
+                Ok(()) => self.shared = Some(event.into_data()),
+                Err(e) => self.failed = Some(BodyError::Encode(e)),
+            }
+            return true;
+        }
+        let hint = event.size_hint();
+        if self.buf.capacity() - self.buf.len() < hint {
+            // Reuses the block if every frame cut from it is gone.
+            self.buf.reserve(hint.max(BLOCK));
+        }
+        // The encoder writes nothing of an event it refuses.
+        if let Err(e) = event.append_to(&mut self.buf) {
+            self.failed = Some(BodyError::Encode(e));
+            return true;
+        }
+        false
     }
 
     /// Ends the body after its stream ended or failed, or an event was
@@ -283,6 +322,14 @@ where
         if this.ended {
             return Poll::Ready(None);
         }
+        // The rest of an event whose long data line is sent as it is.
+        if let Some(line) = this.shared.take() {
+            this.line_end = true;
+            return Poll::Ready(Some(Ok(Frame::data(line))));
+        }
+        if core::mem::take(&mut this.line_end) {
+            return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"\n\n")))));
+        }
         if this.failed.is_some() || this.finished {
             return this.poll_end();
         }
@@ -316,6 +363,15 @@ where
                 Some(item) => item,
                 None => match this.events.as_mut().poll_next(cx) {
                     Poll::Ready(Some(item)) => match item.into_item() {
+                        // The common case, written where it is.
+                        Ok(Item::Event(event)) if held.is_none() => {
+                            this.count(event.has_data());
+                            gathered = true;
+                            if this.write(event) {
+                                break;
+                            }
+                            continue;
+                        }
                         Ok(item) => item,
                         Err(e) => {
                             this.failed = Some(e);
@@ -359,14 +415,8 @@ where
                     if let Some(first) = held.take() {
                         put(&mut this.buf, first.as_bytes());
                     }
-                    if this.buf.capacity() - this.buf.len() < event.size_hint() {
-                        // Reuses the block if every frame cut from it is gone.
-                        this.buf.reserve(event.size_hint().max(BLOCK));
-                    }
                     gathered = true;
-                    // The encoder writes nothing of an event it refuses.
-                    if let Err(e) = event.encode_to(&mut this.buf) {
-                        this.failed = Some(BodyError::Encode(e));
+                    if this.write(event) {
                         break;
                     }
                 }
@@ -541,9 +591,20 @@ mod tests {
             sent.iter().flat_map(|f| f.to_vec()).collect::<Vec<u8>>(),
             want
         );
-        assert!(sent.len() < 101, "events ready together share frames");
+        // Not counting the long lines sent as they are and their ends.
+        let gathered = sent
+            .iter()
+            .filter(|f| f.ends_with(b"data: ") || (f.ends_with(b"\n\n") && f.len() > 2))
+            .count();
+        assert!(gathered < 101, "events ready together share frames");
         for f in &sent {
-            assert!(f.ends_with(b"\n\n"), "a frame ends with its last event");
+            // A frame ends with its last event, or with the `data: ` of a
+            // long line that is the next frame, shared.
+            let shared_line = f.len() >= SHARE_DATA && f.iter().all(|&b| b == b'x');
+            assert!(
+                f.ends_with(b"\n\n") || f.ends_with(b"data: ") || shared_line,
+                "a frame ends with its last event"
+            );
             // Gathering stops once a block is full: a frame is at most a
             // block plus the event that filled it.
             assert!(f.len() < BLOCK + 3 * BLOCK + 64, "{}", f.len());
@@ -574,6 +635,39 @@ mod tests {
         // shared too.
         assert_eq!(got[1], "data: small\n\ndata: small\n\n");
         assert_eq!(got[3].as_ptr(), small.as_bytes().as_ptr());
+    }
+
+    #[test]
+    fn a_long_data_line_is_sent_as_it_is_between_its_fields_and_its_end() {
+        let line = "x".repeat(SHARE_DATA);
+        let at = line.as_ptr();
+        let lines = std::format!("{line}\n{line}");
+        let items = [
+            ServerEvent::new().data("small"),
+            ServerEvent::new().event("big").id("1").data(line),
+            ServerEvent::new().data("after"),
+            // Two lines: copied, written as any event.
+            ServerEvent::new().data(lines.as_str()),
+            // Refused: nothing of it is written, and the body ends.
+            ServerEvent::new().id("a\0b").data("y".repeat(SHARE_DATA)),
+        ];
+        let got = frames(SseBody::with_keep_alive(
+            futures_util::stream::iter(items),
+            None,
+        ));
+        assert_eq!(got.len(), 5, "{got:?}");
+        assert_eq!(
+            got[0],
+            Ok(Bytes::from("data: small\n\nevent: big\nid: 1\ndata: "))
+        );
+        let shared = got[1].as_ref().expect("the line");
+        assert_eq!(shared.as_ptr(), at, "the line is the event's own bytes");
+        assert_eq!(shared.len(), SHARE_DATA);
+        assert_eq!(got[2], Ok(Bytes::from("\n\n")));
+        let mut want = b"data: after\n\n".to_vec();
+        want.extend_from_slice(&ServerEvent::new().data(lines).to_bytes().expect("valid"));
+        assert_eq!(got[3], Ok(Bytes::from(want)));
+        assert_eq!(got[4], Err(EncodeError::NulInId { at: 1 }));
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub fn last_event_id(headers: &HeaderMap) -> Option<&str> {
 /// # Ok::<(), sse_proto::EncodeError>(())
 /// ```
 pub fn priming_event(id: impl Into<String>) -> ServerEvent {
-    ServerEvent::new().id(id).data("")
+    ServerEvent::new().id(id.into()).data("")
 }
 
 /// An event encoded once, to be sent many times: cloning it shares the
