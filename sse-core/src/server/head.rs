@@ -237,6 +237,59 @@ mod tests {
         assert_eq!(head_end(0, b"a\r\nb\r\n"), 2);
     }
 
+    #[tokio::test]
+    async fn writes_flushes_and_shutdowns_pass_through_untouched() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (server_end, mut client) = tokio::io::duplex(1024);
+        let mut conn = HeadTimeout::new(server_end, Duration::from_secs(10));
+        assert_eq!(conn.is_write_vectored(), conn.get_ref().is_write_vectored());
+        assert_eq!(conn.write(b"abc").await.unwrap(), 3);
+        let bufs = [io::IoSlice::new(b"de"), io::IoSlice::new(b"f")];
+        let n = conn.write_vectored(&bufs).await.unwrap();
+        assert!(n >= 2, "{n}");
+        conn.flush().await.unwrap();
+        conn.shutdown().await.unwrap();
+        let mut got = std::vec::Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        assert_eq!(&got[..3 + n], &b"abcdef"[..3 + n]);
+        // The connection comes back out as it went in.
+        let (a, _b) = tokio::io::duplex(8);
+        let mut inner = HeadTimeout::new(a, Duration::from_secs(1)).into_inner();
+        assert!(inner.write(b"x").await.is_ok());
+    }
+
+    #[cfg(feature = "axum")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_listener_wraps_each_connection_with_its_timeouts() {
+        use axum::serve::Listener;
+        use tokio::io::AsyncReadExt;
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let mut listener = TimeoutListener::new(tcp)
+            .head_timeout(Duration::from_millis(200))
+            .write_timeout(Duration::from_secs(7));
+        assert_eq!(listener.local_addr().unwrap(), addr);
+        assert_eq!(
+            (listener.head, listener.write),
+            (Duration::from_millis(200), Duration::from_secs(7))
+        );
+        let defaults = TimeoutListener::new(());
+        assert_eq!(
+            (defaults.head, defaults.write),
+            (Duration::from_secs(10), Duration::from_secs(30))
+        );
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut conn, _) = listener.accept().await;
+        let start = std::time::Instant::now();
+        let mut buf = [0u8; 8];
+        let err = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+            .await
+            .expect("bounded")
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(start.elapsed() >= Duration::from_millis(150));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_head_in_time_stops_the_clock_and_a_silent_client_times_out() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};

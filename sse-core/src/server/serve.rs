@@ -256,3 +256,165 @@ fn route(req: &httparse::Request<'_, '_>, config: &ServeConfig) -> Head {
         None => Head::Refuse("404 Not Found"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ServerEvent;
+    use std::format;
+    use std::string::ToString;
+
+    fn config() -> ServeConfig {
+        ServeConfig::new(|req| {
+            (req.uri().path() == "/events").then(|| req.uri().query().unwrap_or("news").to_string())
+        })
+    }
+
+    fn parsed(head: &str) -> Option<Result<(String, Option<String>), &'static str>> {
+        parse(head.as_bytes(), &config().max_head(1024)).map(|h| match h {
+            Head::Stream(stream, last) => Ok((stream, last)),
+            Head::Refuse(status) => Err(status),
+        })
+    }
+
+    #[test]
+    fn a_head_is_routed_once_whole_and_refused_with_the_right_status() {
+        assert_eq!(
+            parsed("GET /events HTTP/1.1\r\nhost: x\r\n"),
+            None,
+            "not whole yet"
+        );
+        assert_eq!(
+            parsed("GET /events?s2 HTTP/1.1\r\nlast-event-id:  7 \r\n\r\n"),
+            Some(Ok(("s2".into(), Some("7".into()))))
+        );
+        assert_eq!(
+            parsed("GET /events HTTP/1.1\r\n\r\n"),
+            Some(Ok(("news".into(), None)))
+        );
+        assert_eq!(
+            parsed("GET /other HTTP/1.1\r\n\r\n"),
+            Some(Err("404 Not Found"))
+        );
+        assert_eq!(
+            parsed("POST /events HTTP/1.1\r\n\r\n"),
+            Some(Err("405 Method Not Allowed"))
+        );
+        assert_eq!(parsed("\u{1}\u{2} x\r\n\r\n"), Some(Err("400 Bad Request")));
+        let many: String = (0..=MAX_HEADERS).map(|i| format!("h{i}: v\r\n")).collect();
+        assert_eq!(
+            parsed(&format!("GET /events HTTP/1.1\r\n{many}\r\n")),
+            Some(Err(TOO_LARGE))
+        );
+        // A partial head at the limit is refused; below it, more may come.
+        let partial = format!("GET /events HTTP/1.1\r\nx: {}", "y".repeat(1010));
+        assert_eq!(partial.len(), 1035);
+        assert_eq!(parsed(&partial), Some(Err(TOO_LARGE)));
+        assert_eq!(parsed(&partial[..1023]), None);
+    }
+
+    #[test]
+    fn the_config_says_what_it_holds_and_the_head_limit_has_a_floor() {
+        let c = config()
+            .backlog(true)
+            .keep_alive(None)
+            .head_timeout(Duration::from_secs(3))
+            .write_timeout(Duration::from_secs(4))
+            .max_head(10);
+        assert_eq!(
+            format!("{c:?}"),
+            "ServeConfig { backlog: true, keep_alive: None, head_timeout: 3s, \
+             write_timeout: 4s, max_head: 1024, .. }"
+        );
+        assert_eq!(config().max_head(5000).max_head, 5000);
+        assert!(!config().backlog);
+        assert_eq!(config().keep_alive, Some(DEFAULT_KEEP_ALIVE));
+    }
+
+    /// A server on loopback, and what it sends for `request` until it
+    /// closes or 10 s pass.
+    async fn exchange(addr: std::net::SocketAddr, request: &[u8], want: &str) -> String {
+        let mut tcp = TcpStream::connect(addr).await.expect("connect");
+        let _ = tcp.write_all(request).await;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            while !String::from_utf8_lossy(&got).contains(want) {
+                match tcp.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+        .await;
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serves_a_subscription_resumed_with_backlog_and_refuses_the_rest() {
+        let hub = Hub::new();
+        let first = hub.publish("news", ServerEvent::new().data("a")).unwrap();
+        let second = hub.publish("news", ServerEvent::new().data("b")).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve(
+            listener,
+            hub.clone(),
+            config().backlog(true).keep_alive(None),
+        ));
+
+        let got = exchange(addr, b"GET /events HTTP/1.1\r\n\r\n", "data: b\n\n").await;
+        let primed = format!("{}-0", first.rsplit_once('-').unwrap().0);
+        assert_eq!(
+            got,
+            format!(
+                "{}id: {primed}\n\nid: {first}\ndata: a\n\nid: {second}\ndata: b\n\n",
+                core::str::from_utf8(RESPONSE_HEAD).unwrap()
+            )
+        );
+        let resume = format!("GET /events HTTP/1.1\r\nlast-event-id: {first}\r\n\r\n");
+        let got = exchange(addr, resume.as_bytes(), "data: b\n\n").await;
+        assert!(
+            got.ends_with(&format!("\r\n\r\nid: {second}\ndata: b\n\n")),
+            "{got}"
+        );
+        let got = exchange(addr, b"GET /x HTTP/1.1\r\n\r\n", "\r\n\r\n").await;
+        assert_eq!(
+            got,
+            "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_goes_or_sends_no_head_is_let_go() {
+        let hub = Hub::new();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let config = config().head_timeout(Duration::from_millis(300));
+        tokio::spawn(serve(listener, hub.clone(), config));
+        // No head: closed after the head timeout, not before.
+        let start = std::time::Instant::now();
+        let got = exchange(addr, b"GET /ev", "never").await;
+        assert_eq!(got, "");
+        assert!(start.elapsed() >= Duration::from_millis(300));
+        assert!(start.elapsed() < Duration::from_secs(10));
+        // A subscriber that goes is dropped at once.
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(b"GET /events HTTP/1.1\r\n\r\n")
+            .await
+            .unwrap();
+        let start = std::time::Instant::now();
+        while hub.subscribers("news") != 1 {
+            assert!(start.elapsed() < Duration::from_secs(10));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(tcp);
+        while hub.subscribers("news") != 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the subscription stayed"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
