@@ -916,6 +916,49 @@ mod tests {
         assert_eq!(read(&drain(&mut again))[0].2, "to b");
     }
 
+    #[test]
+    fn each_hub_has_its_own_random_epoch_and_takes_no_other_hubs_ids() {
+        let (a, b) = (Hub::new(), Hub::default());
+        assert_ne!(a.epoch(), b.epoch());
+        let id = a.publish("s", ServerEvent::new().data("1")).unwrap();
+        assert!(id.starts_with(&format!("{:016x}-", a.epoch())), "{id}");
+        b.publish("s", ServerEvent::new().data("1")).unwrap();
+        assert_eq!(
+            b.subscribe("s", Some(&id)).outcome(),
+            Resume::Reset(ResetReason::Unknown)
+        );
+        // A set epoch is used as it is.
+        assert_eq!(hub(1).epoch(), 0xabc);
+    }
+
+    #[test]
+    fn reset_reasons_and_the_hub_describe_themselves() {
+        for (why, name, text) in [
+            (
+                ResetReason::Lost,
+                "lost",
+                "the events after that id are no longer kept",
+            ),
+            (
+                ResetReason::Unknown,
+                "unknown",
+                "that id was not issued by this hub in its current life",
+            ),
+            (
+                ResetReason::OtherStream,
+                "other-stream",
+                "that id belongs to another stream",
+            ),
+        ] {
+            assert_eq!(why.name(), name);
+            assert_eq!(why.to_string(), text);
+        }
+        let debug = format!("{:?}", hub(7));
+        assert!(debug.starts_with("Hub {"), "{debug}");
+        assert!(debug.contains("epoch: 2748"), "{debug}");
+        assert!(debug.contains("max_events: 7"), "{debug}");
+    }
+
     /// The id of a block of only an id.
     fn read_id(e: &Encoded) -> String {
         let text = core::str::from_utf8(e.as_bytes()).unwrap();
