@@ -637,12 +637,15 @@ mod tests {
         out
     }
 
-    /// What `sub` has ready now, without waiting.
+    /// What `sub` has ready now, without waiting; no test has 10,000
+    /// ready, so a subscription that never waits fails here instead of
+    /// looping for ever.
     fn drain(sub: &mut Subscription) -> Vec<Encoded> {
         let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
         let mut out = Vec::new();
         while let Poll::Ready(Some(e)) = Pin::new(&mut *sub).poll_next(&mut cx) {
             out.push(e);
+            assert!(out.len() < 10_000, "the subscription never waits");
         }
         out
     }
@@ -855,7 +858,12 @@ mod tests {
         let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
         for _ in 0..1000 {
             let mut sub = hub.subscribe("s", None);
-            while Pin::new(&mut sub).poll_next(&mut cx).is_ready() {}
+            // The priming block, then it waits (bounded: a subscription
+            // that never waited would loop here).
+            let ready = (0..10)
+                .take_while(|_| Pin::new(&mut sub).poll_next(&mut cx).is_ready())
+                .count();
+            assert_eq!(ready, 1);
         }
         let topic = hub.topic("s");
         assert_eq!(lock(&topic.log).wakers.len(), 0);
@@ -953,10 +961,54 @@ mod tests {
             assert_eq!(why.name(), name);
             assert_eq!(why.to_string(), text);
         }
-        let debug = format!("{:?}", hub(7));
+        let hub = hub(7);
+        let debug = format!("{hub:?}");
         assert!(debug.starts_with("Hub {"), "{debug}");
         assert!(debug.contains("epoch: 2748"), "{debug}");
         assert!(debug.contains("max_events: 7"), "{debug}");
+        hub.publish("s", ServerEvent::new().data("1")).unwrap();
+        let sub = hub.subscribe("s", Some("0000000000000abc-0-0"));
+        assert_eq!(
+            format!("{sub:?}"),
+            "Subscription { outcome: Resumed { missed: 1 }, cursor: 1, .. }"
+        );
+    }
+
+    #[test]
+    fn the_log_keeps_up_to_max_bytes_of_events_and_always_the_newest() {
+        let size = Encoded::new(&ServerEvent::new().id("0000000000000abc-0-1").data("x"))
+            .unwrap()
+            .as_bytes()
+            .len();
+        let hub = Hub::with_config(
+            HubConfig::default()
+                .max_events(100)
+                .max_bytes(3 * size)
+                .epoch(0xabc),
+        );
+        assert_eq!(hub.log_size("s"), (0, 0));
+        for _ in 0..3 {
+            hub.publish("s", ServerEvent::new().data("x")).unwrap();
+        }
+        // Exactly full: all three kept.
+        assert_eq!(hub.log_size("s"), (3, 3 * size));
+        hub.publish("s", ServerEvent::new().data("x")).unwrap();
+        assert_eq!(hub.log_size("s"), (3, 3 * size));
+        let mut sub = hub.subscribe_with_backlog("s", None);
+        assert_eq!(read(&drain(&mut sub)).len(), 3);
+        // An event larger than the bound is kept alone, and sent.
+        let big = "y".repeat(10 * size);
+        let id = hub
+            .publish("s", ServerEvent::new().data(big.clone()))
+            .unwrap();
+        let big_size = Encoded::new(&ServerEvent::new().id(id).data(big.clone()))
+            .unwrap()
+            .as_bytes()
+            .len();
+        assert_eq!(hub.log_size("s"), (1, big_size));
+        assert_eq!(read(&drain(&mut sub))[0].2, big);
+        let mut late = hub.subscribe_with_backlog("s", None);
+        assert_eq!(read(&drain(&mut late))[0].2, big);
     }
 
     /// The id of a block of only an id.
@@ -996,7 +1048,9 @@ mod tests {
                     rng ^= rng << 17;
                     let mut after_reset = matches!(sub.outcome(), Resume::Reset(_));
                     for _ in 0..1 + rng % 300 {
-                        let Some(e) = sub.next().await else { break };
+                        // A stream that is not closed never ends: a
+                        // subscription that did would loop here for ever.
+                        let e = sub.next().await.expect("the stream goes on");
                         match read(core::slice::from_ref(&e)).pop() {
                             Some((id, t, _)) if t == "reset" => {
                                 // Positioned at the newest event: the
