@@ -752,6 +752,52 @@ mod tests {
         let body = SseBody::with_keep_alive(futures_util::stream::empty::<ServerEvent>(), None);
         assert_eq!(format!("{body:?}"), "SseBody { keep_alive: None, .. }");
     }
+
+    #[test]
+    fn frames_are_cut_from_a_block_and_a_waiting_body_holds_none() {
+        // One allocation serves many small events; and what 10,000 idle
+        // connections cost: no block each.
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<ServerEvent>();
+        let events =
+            futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|e| (e, rx)) },
+            );
+        let mut body = SseBody::with_keep_alive(Box::pin(events), None);
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        tx.send(ServerEvent::new().data("1")).expect("open");
+        let frame = http_body::Body::poll_frame(Pin::new(&mut body), &mut cx);
+        assert!(matches!(frame, Poll::Ready(Some(Ok(_)))), "{frame:?}");
+        let Poll::Ready(Some(Ok(frame))) = frame else {
+            panic!("{frame:?}")
+        };
+        let frame = frame.into_data().expect("data");
+        assert_eq!(frame, "data: 1\n\n");
+        assert!(
+            body.buf.capacity() >= BLOCK - frame.len(),
+            "the frame was cut from a block: {} left",
+            body.buf.capacity()
+        );
+        let frame = http_body::Body::poll_frame(Pin::new(&mut body), &mut cx);
+        assert!(frame.is_pending());
+        assert_eq!(body.buf.capacity(), 0);
+        // Encoded events ready together are copied into a block too.
+        let small = Encoded::new(&ServerEvent::new().data("s")).expect("valid");
+        let events = futures_util::stream::iter([small.clone(), small])
+            .chain(futures_util::stream::pending());
+        let mut body = SseBody::with_keep_alive(events, None);
+        let frame = http_body::Body::poll_frame(Pin::new(&mut body), &mut cx);
+        let Poll::Ready(Some(Ok(frame))) = frame else {
+            panic!("{frame:?}")
+        };
+        let frame = frame.into_data().expect("data");
+        assert_eq!(frame, "data: s\n\ndata: s\n\n");
+        assert!(
+            body.buf.capacity() >= BLOCK - frame.len(),
+            "the frame was cut from a block: {} left",
+            body.buf.capacity()
+        );
+    }
 }
 
 #[cfg(all(test, feature = "axum"))]
