@@ -1136,7 +1136,11 @@ mod tests {
                         let e = sub.next().await.expect("the stream goes on");
                         let events = read(core::slice::from_ref(&e));
                         if let Some((id, _, data)) = events.into_iter().next() {
-                            seen.push(data.parse().unwrap());
+                            // Checked as it comes: a client that got one
+                            // twice could otherwise read on for ever.
+                            let n: u64 = data.parse().unwrap();
+                            assert_eq!(n, seen.last().map_or(1, |l| l + 1), "in order, once");
+                            seen.push(n);
                             last = Some(id);
                             got += 1;
                         } else {
