@@ -1039,7 +1039,7 @@ mod tests {
             clients.push(tokio::spawn(async move {
                 let mut last: Option<String> = None;
                 let mut prev = 0u64;
-                let (mut seen, mut resets) = (0u64, 0u64);
+                let (mut seen, mut resets, mut items) = (0u64, 0u64, 0u64);
                 let mut rng = (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
                 while prev < EVENTS {
                     let mut sub = hub.subscribe_with_backlog("s", last.as_deref());
@@ -1051,6 +1051,11 @@ mod tests {
                         // A stream that is not closed never ends: a
                         // subscription that did would loop here for ever.
                         let e = sub.next().await.expect("the stream goes on");
+                        // No more than one reset per event, give or take:
+                        // a subscription that resets for ever (and starves
+                        // the publisher) fails here instead of hanging.
+                        items += 1;
+                        assert!(items < 10 * EVENTS, "{resets} resets, {seen} events");
                         match read(core::slice::from_ref(&e)).pop() {
                             Some((id, t, _)) if t == "reset" => {
                                 // Positioned at the newest event: the
