@@ -497,6 +497,7 @@ pub fn response<B>(body: B) -> http::Response<B> {
 mod tests {
     use super::*;
     use futures_util::StreamExt;
+    use std::format;
     use std::string::{String, ToString};
     use std::vec::Vec;
 
@@ -767,6 +768,129 @@ mod tests {
             .to_bytes();
         assert_eq!(bytes, "data: a\n\n:\n\nretry: 2000\n\n");
         assert_eq!(started.elapsed(), Duration::from_secs(20));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn end_after_events_or_time_ends_at_whichever_comes_first() {
+        use http_body_util::BodyExt;
+        // One event, then none: the time comes first.
+        let events = futures_util::stream::iter([ServerEvent::new().data("a")])
+            .chain(futures_util::stream::pending());
+        let end = EndAfter::events(2).or_time(Duration::from_secs(20));
+        let body = SseBody::with_keep_alive(Box::pin(events), None).end_after(end);
+        let started = Instant::now();
+        let bytes = tokio::time::timeout(Duration::from_secs(60), body.collect())
+            .await
+            .expect("the body ends at its deadline")
+            .expect("no error")
+            .to_bytes();
+        assert_eq!(bytes, "data: a\n\n");
+        assert_eq!(started.elapsed(), Duration::from_secs(20));
+        // Events every second: the count comes first.
+        let events = futures_util::stream::unfold(0, |n| async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Some((ServerEvent::new().data(n.to_string()), n + 1))
+        });
+        let end = EndAfter::events(2).or_time(Duration::from_secs(20));
+        let body = SseBody::with_keep_alive(Box::pin(events), None).end_after(end);
+        let started = Instant::now();
+        let bytes = tokio::time::timeout(Duration::from_secs(60), body.collect())
+            .await
+            .expect("the body ends after two events")
+            .expect("no error")
+            .to_bytes();
+        assert_eq!(bytes, "data: 0\n\ndata: 1\n\n");
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_burst_of_small_events_goes_out_in_frames_of_a_block() {
+        // 1,000 events of 100 bytes, all ready: 8 KiB frames (the last
+        // event may cross the line), not one frame per event.
+        let event = ServerEvent::new().data("x".repeat(92));
+        assert_eq!(event.to_bytes().expect("valid").len(), 100);
+        let events = futures_util::stream::iter(core::iter::repeat(event).take(1000));
+        let got = frames(SseBody::with_keep_alive(events, None));
+        let got: Vec<Bytes> = got.into_iter().map(|f| f.expect("valid")).collect();
+        assert_eq!(got.iter().map(Bytes::len).sum::<usize>(), 100_000);
+        let (last, full) = got.split_last().expect("frames");
+        for f in full {
+            assert!((8 * 1024..8 * 1024 + 100).contains(&f.len()), "{}", f.len());
+        }
+        assert!(last.len() <= 8 * 1024 + 100);
+        assert_eq!(got.len(), 100_000usize.div_ceil(8 * 1024 + 8));
+    }
+
+    #[test]
+    fn body_errors_say_what_failed_and_give_its_cause() {
+        use std::error::Error;
+        let refused = ServerEvent::new()
+            .id("a\nb")
+            .to_bytes()
+            .expect_err("refused");
+        let e = BodyError::Encode(refused);
+        assert_eq!(e.to_string(), format!("cannot encode the event: {refused}"));
+        let source = e.source().expect("a cause");
+        assert_eq!(source.to_string(), refused.to_string());
+        let e = BodyError::Stream(std::io::Error::other("the database went away").into());
+        assert_eq!(e.to_string(), "the event stream failed");
+        let source = e.source().expect("a cause");
+        assert_eq!(source.to_string(), "the database went away");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_shows_its_keep_alive_interval() {
+        let events = futures_util::stream::empty::<ServerEvent>();
+        let body = SseBody::with_keep_alive(events, Some(Duration::from_secs(15)));
+        assert_eq!(format!("{body:?}"), "SseBody { keep_alive: Some(15s), .. }");
+        let body = SseBody::with_keep_alive(futures_util::stream::empty::<ServerEvent>(), None);
+        assert_eq!(format!("{body:?}"), "SseBody { keep_alive: None, .. }");
+    }
+
+    #[test]
+    fn frames_are_cut_from_a_block_and_a_waiting_body_holds_none() {
+        // One allocation serves many small events; and what 10,000 idle
+        // connections cost: no block each.
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<ServerEvent>();
+        let events =
+            futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|e| (e, rx)) },
+            );
+        let mut body = SseBody::with_keep_alive(Box::pin(events), None);
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        tx.send(ServerEvent::new().data("1")).expect("open");
+        let frame = http_body::Body::poll_frame(Pin::new(&mut body), &mut cx);
+        assert!(matches!(frame, Poll::Ready(Some(Ok(_)))), "{frame:?}");
+        let Poll::Ready(Some(Ok(frame))) = frame else {
+            panic!("{frame:?}")
+        };
+        let frame = frame.into_data().expect("data");
+        assert_eq!(frame, "data: 1\n\n");
+        assert!(
+            body.buf.capacity() >= BLOCK - frame.len(),
+            "the frame was cut from a block: {} left",
+            body.buf.capacity()
+        );
+        let frame = http_body::Body::poll_frame(Pin::new(&mut body), &mut cx);
+        assert!(frame.is_pending());
+        assert_eq!(body.buf.capacity(), 0);
+        // Encoded events ready together are copied into a block too.
+        let small = Encoded::new(&ServerEvent::new().data("s")).expect("valid");
+        let events = futures_util::stream::iter([small.clone(), small])
+            .chain(futures_util::stream::pending());
+        let mut body = SseBody::with_keep_alive(events, None);
+        let frame = http_body::Body::poll_frame(Pin::new(&mut body), &mut cx);
+        let Poll::Ready(Some(Ok(frame))) = frame else {
+            panic!("{frame:?}")
+        };
+        let frame = frame.into_data().expect("data");
+        assert_eq!(frame, "data: s\n\ndata: s\n\n");
+        assert!(
+            body.buf.capacity() >= BLOCK - frame.len(),
+            "the frame was cut from a block: {} left",
+            body.buf.capacity()
+        );
     }
 }
 

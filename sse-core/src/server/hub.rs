@@ -637,12 +637,15 @@ mod tests {
         out
     }
 
-    /// What `sub` has ready now, without waiting.
+    /// What `sub` has ready now, without waiting; no test has 10,000
+    /// ready, so a subscription that never waits fails here instead of
+    /// looping for ever.
     fn drain(sub: &mut Subscription) -> Vec<Encoded> {
         let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
         let mut out = Vec::new();
         while let Poll::Ready(Some(e)) = Pin::new(&mut *sub).poll_next(&mut cx) {
             out.push(e);
+            assert!(out.len() < 10_000, "the subscription never waits");
         }
         out
     }
@@ -855,7 +858,12 @@ mod tests {
         let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
         for _ in 0..1000 {
             let mut sub = hub.subscribe("s", None);
-            while Pin::new(&mut sub).poll_next(&mut cx).is_ready() {}
+            // The priming block, then it waits (bounded: a subscription
+            // that never waited would loop here).
+            let ready = (0..10)
+                .take_while(|_| Pin::new(&mut sub).poll_next(&mut cx).is_ready())
+                .count();
+            assert_eq!(ready, 1);
         }
         let topic = hub.topic("s");
         assert_eq!(lock(&topic.log).wakers.len(), 0);
@@ -916,6 +924,93 @@ mod tests {
         assert_eq!(read(&drain(&mut again))[0].2, "to b");
     }
 
+    #[test]
+    fn each_hub_has_its_own_random_epoch_and_takes_no_other_hubs_ids() {
+        let (a, b) = (Hub::new(), Hub::default());
+        assert_ne!(a.epoch(), b.epoch());
+        let id = a.publish("s", ServerEvent::new().data("1")).unwrap();
+        assert!(id.starts_with(&format!("{:016x}-", a.epoch())), "{id}");
+        b.publish("s", ServerEvent::new().data("1")).unwrap();
+        assert_eq!(
+            b.subscribe("s", Some(&id)).outcome(),
+            Resume::Reset(ResetReason::Unknown)
+        );
+        // A set epoch is used as it is.
+        assert_eq!(hub(1).epoch(), 0xabc);
+    }
+
+    #[test]
+    fn reset_reasons_and_the_hub_describe_themselves() {
+        for (why, name, text) in [
+            (
+                ResetReason::Lost,
+                "lost",
+                "the events after that id are no longer kept",
+            ),
+            (
+                ResetReason::Unknown,
+                "unknown",
+                "that id was not issued by this hub in its current life",
+            ),
+            (
+                ResetReason::OtherStream,
+                "other-stream",
+                "that id belongs to another stream",
+            ),
+        ] {
+            assert_eq!(why.name(), name);
+            assert_eq!(why.to_string(), text);
+        }
+        let hub = hub(7);
+        let debug = format!("{hub:?}");
+        assert!(debug.starts_with("Hub {"), "{debug}");
+        assert!(debug.contains("epoch: 2748"), "{debug}");
+        assert!(debug.contains("max_events: 7"), "{debug}");
+        hub.publish("s", ServerEvent::new().data("1")).unwrap();
+        let sub = hub.subscribe("s", Some("0000000000000abc-0-0"));
+        assert_eq!(
+            format!("{sub:?}"),
+            "Subscription { outcome: Resumed { missed: 1 }, cursor: 1, .. }"
+        );
+    }
+
+    #[test]
+    fn the_log_keeps_up_to_max_bytes_of_events_and_always_the_newest() {
+        let size = Encoded::new(&ServerEvent::new().id("0000000000000abc-0-1").data("x"))
+            .unwrap()
+            .as_bytes()
+            .len();
+        let hub = Hub::with_config(
+            HubConfig::default()
+                .max_events(100)
+                .max_bytes(3 * size)
+                .epoch(0xabc),
+        );
+        assert_eq!(hub.log_size("s"), (0, 0));
+        for _ in 0..3 {
+            hub.publish("s", ServerEvent::new().data("x")).unwrap();
+        }
+        // Exactly full: all three kept.
+        assert_eq!(hub.log_size("s"), (3, 3 * size));
+        hub.publish("s", ServerEvent::new().data("x")).unwrap();
+        assert_eq!(hub.log_size("s"), (3, 3 * size));
+        let mut sub = hub.subscribe_with_backlog("s", None);
+        assert_eq!(read(&drain(&mut sub)).len(), 3);
+        // An event larger than the bound is kept alone, and sent.
+        let big = "y".repeat(10 * size);
+        let id = hub
+            .publish("s", ServerEvent::new().data(big.clone()))
+            .unwrap();
+        let big_size = Encoded::new(&ServerEvent::new().id(id).data(big.clone()))
+            .unwrap()
+            .as_bytes()
+            .len();
+        assert_eq!(hub.log_size("s"), (1, big_size));
+        assert_eq!(read(&drain(&mut sub))[0].2, big);
+        let mut late = hub.subscribe_with_backlog("s", None);
+        assert_eq!(read(&drain(&mut late))[0].2, big);
+    }
+
     /// The id of a block of only an id.
     fn read_id(e: &Encoded) -> String {
         let text = core::str::from_utf8(e.as_bytes()).unwrap();
@@ -944,7 +1039,7 @@ mod tests {
             clients.push(tokio::spawn(async move {
                 let mut last: Option<String> = None;
                 let mut prev = 0u64;
-                let (mut seen, mut resets) = (0u64, 0u64);
+                let (mut seen, mut resets, mut items) = (0u64, 0u64, 0u64);
                 let mut rng = (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
                 while prev < EVENTS {
                     let mut sub = hub.subscribe_with_backlog("s", last.as_deref());
@@ -953,7 +1048,14 @@ mod tests {
                     rng ^= rng << 17;
                     let mut after_reset = matches!(sub.outcome(), Resume::Reset(_));
                     for _ in 0..1 + rng % 300 {
-                        let Some(e) = sub.next().await else { break };
+                        // A stream that is not closed never ends: a
+                        // subscription that did would loop here for ever.
+                        let e = sub.next().await.expect("the stream goes on");
+                        // No more than one reset per event, give or take:
+                        // a subscription that resets for ever (and starves
+                        // the publisher) fails here instead of hanging.
+                        items += 1;
+                        assert!(items < 10 * EVENTS, "{resets} resets, {seen} events");
                         match read(core::slice::from_ref(&e)).pop() {
                             Some((id, t, _)) if t == "reset" => {
                                 // Positioned at the newest event: the
@@ -1039,7 +1141,11 @@ mod tests {
                         let e = sub.next().await.expect("the stream goes on");
                         let events = read(core::slice::from_ref(&e));
                         if let Some((id, _, data)) = events.into_iter().next() {
-                            seen.push(data.parse().unwrap());
+                            // Checked as it comes: a client that got one
+                            // twice could otherwise read on for ever.
+                            let n: u64 = data.parse().unwrap();
+                            assert_eq!(n, seen.last().map_or(1, |l| l + 1), "in order, once");
+                            seen.push(n);
                             last = Some(id);
                             got += 1;
                         } else {

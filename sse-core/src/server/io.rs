@@ -134,3 +134,112 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<T> {
         this.watch(cx, res)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A connection whose peer never reads: every write, flush and
+    /// shutdown waits for ever.
+    struct Stuck;
+
+    impl AsyncWrite for Stuck {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    /// The error of `op`, which must fail within a minute.
+    async fn fails<R: core::fmt::Debug>(op: impl Future<Output = io::Result<R>>) -> io::Error {
+        tokio::time::timeout(Duration::from_secs(60), op)
+            .await
+            .expect("bounded")
+            .expect_err("timed out")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_flush_or_shutdown_that_waits_longer_than_the_timeout_fails() {
+        let mut conn = WriteTimeout::new(Stuck, Duration::from_secs(10));
+        let start = Instant::now();
+        let err = fails(conn.write(b"x")).await;
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(start.elapsed(), Duration::from_secs(10));
+        let err = fails(conn.write_vectored(&[io::IoSlice::new(b"x")])).await;
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(start.elapsed(), Duration::from_secs(20));
+        let err = fails(conn.flush()).await;
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(start.elapsed(), Duration::from_secs(30));
+        let err = fails(conn.shutdown()).await;
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(start.elapsed(), Duration::from_secs(40));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_writes_flushes_and_shutdown_reach_the_connection() {
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        let mut conn = WriteTimeout::new(ours, Duration::from_secs(10));
+        assert!(conn.is_write_vectored(), "as the connection is");
+        assert!(!WriteTimeout::new(Stuck, Duration::from_secs(1)).is_write_vectored());
+        let bounded = Duration::from_secs(60);
+        tokio::time::timeout(bounded, async {
+            conn.write_all(b"hello").await.expect("written");
+            let n = conn
+                .write_vectored(&[io::IoSlice::new(b", "), io::IoSlice::new(b"world")])
+                .await
+                .expect("written");
+            assert_eq!(n, 7);
+            conn.flush().await.expect("flushed");
+            conn.shutdown().await.expect("shut down");
+            // The peer reads everything, then the end of the stream.
+            let mut got = Vec::new();
+            theirs.read_to_end(&mut got).await.expect("read");
+            assert_eq!(got, b"hello, world");
+            // Reads come through untouched.
+            theirs.write_all(b"ping").await.expect("written");
+            let mut buf = [0; 4];
+            conn.read_exact(&mut buf).await.expect("read");
+            assert_eq!(&buf, b"ping");
+        })
+        .await
+        .expect("bounded");
+        let _: &tokio::io::DuplexStream = conn.get_ref();
+        drop(conn.into_inner());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_reads_slowly_but_steadily_is_never_timed_out() {
+        // 64 bytes of buffer, and a peer that reads 64 bytes every 5 s:
+        // the 1 KiB write takes 80 s, but no single wait lasts 10 s.
+        let (ours, mut theirs) = tokio::io::duplex(64);
+        let mut conn = WriteTimeout::new(ours, Duration::from_secs(10));
+        let reader = tokio::spawn(async move {
+            let mut got = 0;
+            let mut buf = [0; 64];
+            while got < 1024 {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                got += theirs.read(&mut buf).await.expect("read");
+            }
+            got
+        });
+        let start = Instant::now();
+        tokio::time::timeout(Duration::from_secs(200), conn.write_all(&[b'x'; 1024]))
+            .await
+            .expect("bounded")
+            .expect("a steady reader is not timed out");
+        assert!(start.elapsed() >= Duration::from_secs(75));
+        assert_eq!(reader.await.expect("reader"), 1024);
+    }
+}

@@ -221,3 +221,28 @@ impl EndAfter {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_encoded_event_knows_whether_a_client_dispatches_it_and_gives_its_bytes_back() {
+        for (event, dispatched) in [
+            (ServerEvent::new().data("x"), true),
+            (ServerEvent::new().data(""), true),
+            (ServerEvent::new().id("7"), false),
+            (ServerEvent::new().comment("ping"), false),
+            (ServerEvent::new().retry(Duration::from_secs(1)), false),
+        ] {
+            let encoded = Encoded::new(&event).expect("valid");
+            assert_eq!(encoded.has_data(), dispatched, "{event:?}");
+            let bytes = event.to_bytes().expect("valid");
+            assert_eq!(encoded.as_bytes(), &bytes);
+            let ptr = encoded.as_bytes().as_ptr();
+            let back = Bytes::from(encoded);
+            assert_eq!(back, bytes);
+            assert_eq!(back.as_ptr(), ptr, "the same bytes, not a copy");
+        }
+    }
+}
