@@ -252,6 +252,20 @@ mod tests {
         let mut got = std::vec::Vec::new();
         client.read_to_end(&mut got).await.unwrap();
         assert_eq!(&got[..3 + n], &b"abcdef"[..3 + n]);
+        // A flush reaches a buffering connection underneath.
+        let (server_end, mut client) = tokio::io::duplex(1024);
+        let mut conn = HeadTimeout::new(
+            tokio::io::BufWriter::new(server_end),
+            Duration::from_secs(10),
+        );
+        conn.write_all(b"held").await.unwrap();
+        conn.flush().await.unwrap();
+        let mut buf = [0u8; 4];
+        tokio::time::timeout(Duration::from_secs(10), client.read_exact(&mut buf))
+            .await
+            .expect("the flush sent the buffered bytes")
+            .unwrap();
+        assert_eq!(&buf, b"held");
         // The connection comes back out as it went in.
         let (a, _b) = tokio::io::duplex(8);
         let mut inner = HeadTimeout::new(a, Duration::from_secs(1)).into_inner();

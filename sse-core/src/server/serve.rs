@@ -134,10 +134,15 @@ pub async fn serve(listener: TcpListener, hub: Hub, config: ServeConfig) {
             }
             Err(_) => {
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
+                backoff = next_backoff(backoff);
             }
         }
     }
+}
+
+/// The wait after another accept error in a row: twice the last, up to 1 s.
+fn next_backoff(last: Duration) -> Duration {
+    (last * 2).min(Duration::from_secs(1))
 }
 
 /// What a request head came to.
@@ -204,7 +209,10 @@ const RESPONSE_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-strea
 const MAX_HEADERS: usize = 64;
 
 /// Reads and routes the request head; the buffer is dropped on return.
-async fn read_head(tcp: &mut TcpStream, config: &ServeConfig) -> io::Result<Head> {
+async fn read_head<R>(tcp: &mut R, config: &ServeConfig) -> io::Result<Head>
+where
+    R: tokio::io::AsyncRead + Unpin,
+{
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     loop {
         if let Some(head) = parse(&buf, config) {
@@ -311,6 +319,33 @@ mod tests {
         assert_eq!(partial.len(), 1035);
         assert_eq!(parsed(&partial), Some(Err(TOO_LARGE)));
         assert_eq!(parsed(&partial[..1023]), None);
+    }
+
+    #[tokio::test]
+    async fn reading_a_head_never_takes_more_than_the_limit() {
+        let (mut server_end, mut client) = tokio::io::duplex(64 * 1024);
+        let junk = format!("GET /events HTTP/1.1\r\nx: {}\r\n\r\n", "y".repeat(8000));
+        client.write_all(junk.as_bytes()).await.unwrap();
+        let head = read_head(&mut server_end, &config().max_head(1024))
+            .await
+            .unwrap();
+        assert!(matches!(head, Head::Refuse(TOO_LARGE)));
+        // What the server did not read is still there.
+        drop(client);
+        let mut rest = std::vec::Vec::new();
+        server_end.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(junk.len() - rest.len(), 1024, "bytes read of the head");
+    }
+
+    #[test]
+    fn accept_errors_back_off_doubling_up_to_a_second() {
+        let mut wait = Duration::from_millis(10);
+        let mut waits = std::vec::Vec::new();
+        for _ in 0..9 {
+            waits.push(wait.as_millis());
+            wait = next_backoff(wait);
+        }
+        assert_eq!(waits, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
     }
 
     #[test]
