@@ -639,6 +639,24 @@ mod tests {
     }
 
     #[test]
+    fn a_data_line_is_sent_shared_from_4_kib_and_copied_below() {
+        for (len, shared) in [(4095, false), (4096, true)] {
+            let line = "x".repeat(len);
+            let at = line.as_ptr();
+            let event = ServerEvent::new().data(line);
+            let got = frames(SseBody::with_keep_alive(
+                futures_util::stream::iter([event]),
+                None,
+            ));
+            let got: Vec<Bytes> = got.into_iter().map(|f| f.expect("valid")).collect();
+            let whole: Vec<u8> = got.iter().flat_map(|f| f.to_vec()).collect();
+            assert_eq!(whole.len(), len + 8, "data: LINE\n\n");
+            assert_eq!(got.iter().any(|f| f.as_ptr() == at), shared, "{len} bytes");
+            assert_eq!(got.len(), if shared { 3 } else { 1 });
+        }
+    }
+
+    #[test]
     fn a_long_data_line_is_sent_as_it_is_between_its_fields_and_its_end() {
         let line = "x".repeat(SHARE_DATA);
         let at = line.as_ptr();
