@@ -321,20 +321,46 @@ mod tests {
         assert_eq!(parsed(&partial[..1023]), None);
     }
 
+    /// A connection that gives at most `.1` bytes a read, as a slow
+    /// client's head arrives.
+    struct Trickle<R>(R, usize);
+
+    impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Trickle<R> {
+        fn poll_read(
+            mut self: core::pin::Pin<&mut Self>,
+            cx: &mut core::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> core::task::Poll<io::Result<()>> {
+            let n = self.1.min(buf.remaining());
+            let mut part = tokio::io::ReadBuf::new(buf.initialize_unfilled_to(n));
+            let res = core::pin::Pin::new(&mut self.0).poll_read(cx, &mut part);
+            let got = part.filled().len();
+            buf.advance(got);
+            res
+        }
+    }
+
     #[tokio::test]
     async fn reading_a_head_never_takes_more_than_the_limit() {
-        let (mut server_end, mut client) = tokio::io::duplex(64 * 1024);
-        let junk = format!("GET /events HTTP/1.1\r\nx: {}\r\n\r\n", "y".repeat(8000));
-        client.write_all(junk.as_bytes()).await.unwrap();
-        let head = read_head(&mut server_end, &config().max_head(1024))
-            .await
-            .unwrap();
-        assert!(matches!(head, Head::Refuse(TOO_LARGE)));
-        // What the server did not read is still there.
-        drop(client);
-        let mut rest = std::vec::Vec::new();
-        server_end.read_to_end(&mut rest).await.unwrap();
-        assert_eq!(junk.len() - rest.len(), 1024, "bytes read of the head");
+        for piece in [300, 5000] {
+            let (server_end, mut client) = tokio::io::duplex(64 * 1024);
+            let mut server_end = Trickle(server_end, piece);
+            let junk = format!("GET /events HTTP/1.1\r\nx: {}\r\n\r\n", "y".repeat(8000));
+            client.write_all(junk.as_bytes()).await.unwrap();
+            let head = read_head(&mut server_end, &config().max_head(1024))
+                .await
+                .unwrap();
+            assert!(matches!(head, Head::Refuse(TOO_LARGE)));
+            // What the server did not read is still there.
+            drop(client);
+            let mut rest = std::vec::Vec::new();
+            server_end.0.read_to_end(&mut rest).await.unwrap();
+            assert_eq!(
+                junk.len() - rest.len(),
+                1024,
+                "bytes read of the head, {piece} a read"
+            );
+        }
     }
 
     #[test]
