@@ -790,35 +790,40 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn end_after_events_or_time_ends_at_whichever_comes_first() {
-        use http_body_util::BodyExt;
         // One event, then none: the time comes first.
         let events = futures_util::stream::iter([ServerEvent::new().data("a")])
             .chain(futures_util::stream::pending());
         let end = EndAfter::events(2).or_time(Duration::from_secs(20));
-        let body = SseBody::with_keep_alive(Box::pin(events), None).end_after(end);
-        let started = Instant::now();
-        let bytes = tokio::time::timeout(Duration::from_secs(60), body.collect())
-            .await
-            .expect("the body ends at its deadline")
-            .expect("no error")
-            .to_bytes();
+        let (bytes, took) =
+            collect_timed(SseBody::with_keep_alive(Box::pin(events), None).end_after(end)).await;
         assert_eq!(bytes, "data: a\n\n");
-        assert_eq!(started.elapsed(), Duration::from_secs(20));
+        assert_eq!(took, Duration::from_secs(20));
         // Events every second: the count comes first.
         let events = futures_util::stream::unfold(0, |n| async move {
             tokio::time::sleep(Duration::from_secs(1)).await;
             Some((ServerEvent::new().data(n.to_string()), n + 1))
         });
         let end = EndAfter::events(2).or_time(Duration::from_secs(20));
-        let body = SseBody::with_keep_alive(Box::pin(events), None).end_after(end);
+        let (bytes, took) =
+            collect_timed(SseBody::with_keep_alive(Box::pin(events), None).end_after(end)).await;
+        assert_eq!(bytes, "data: 0\n\ndata: 1\n\n");
+        assert_eq!(took, Duration::from_secs(2));
+    }
+
+    /// The whole body and the (simulated) time it took, at most 60 s.
+    async fn collect_timed<S>(body: SseBody<S>) -> (Bytes, Duration)
+    where
+        S: Stream,
+        S::Item: IntoEvent,
+    {
+        use http_body_util::BodyExt;
         let started = Instant::now();
         let bytes = tokio::time::timeout(Duration::from_secs(60), body.collect())
             .await
-            .expect("the body ends after two events")
+            .expect("the body ends within 60 s")
             .expect("no error")
             .to_bytes();
-        assert_eq!(bytes, "data: 0\n\ndata: 1\n\n");
-        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        (bytes, started.elapsed())
     }
 
     #[test]

@@ -1011,6 +1011,21 @@ mod tests {
         assert_eq!(read(&drain(&mut late))[0].2, big);
     }
 
+    /// Publishes `1..=events` to stream `s` as the data, yielding every
+    /// `every` events so that subscribers run in between.
+    fn publish_numbers(hub: &Hub, events: u64, every: u64) -> tokio::task::JoinHandle<()> {
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            for n in 1..=events {
+                hub.publish("s", ServerEvent::new().data(format!("{n}")))
+                    .unwrap();
+                if n % every == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    }
+
     /// The id of a block of only an id.
     fn read_id(e: &Encoded) -> String {
         let text = core::str::from_utf8(e.as_bytes()).unwrap();
@@ -1021,18 +1036,7 @@ mod tests {
     async fn with_a_small_log_subscribers_see_events_in_order_and_every_gap_is_a_reset() {
         const EVENTS: u64 = 20_000;
         let hub = Hub::with_config(HubConfig::default().max_events(16));
-        let publisher = {
-            let hub = hub.clone();
-            tokio::spawn(async move {
-                for n in 1..=EVENTS {
-                    hub.publish("s", ServerEvent::new().data(format!("{n}")))
-                        .unwrap();
-                    if n % 8 == 0 {
-                        tokio::task::yield_now().await;
-                    }
-                }
-            })
-        };
+        let publisher = publish_numbers(&hub, EVENTS, 8);
         let mut clients = Vec::new();
         for k in 0..8u64 {
             let hub = hub.clone();
@@ -1103,18 +1107,7 @@ mod tests {
         const EVENTS: u64 = 10_000;
         const SUBSCRIBERS: u64 = 50;
         let hub = Hub::with_config(HubConfig::default().max_events(EVENTS as usize));
-        let publisher = {
-            let hub = hub.clone();
-            tokio::spawn(async move {
-                for n in 1..=EVENTS {
-                    hub.publish("s", ServerEvent::new().data(format!("{n}")))
-                        .unwrap();
-                    if n % 64 == 0 {
-                        tokio::task::yield_now().await;
-                    }
-                }
-            })
-        };
+        let publisher = publish_numbers(&hub, EVENTS, 64);
         let mut clients = Vec::new();
         for k in 0..SUBSCRIBERS {
             let hub = hub.clone();
