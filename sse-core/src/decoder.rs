@@ -1507,6 +1507,34 @@ mod tests {
     }
 
     #[test]
+    fn event_views_compare_and_print_as_the_event_alone_not_the_input_after_it() {
+        // The same event, lent from a chunk that goes on after its data and
+        // from a buffer that holds just the data.
+        let in_chunk = EventView {
+            event_type: b"t",
+            data: b"d",
+            last_event_id: b"7",
+            after: Lookahead(b"d\n\ndata: next\n\n"),
+        };
+        let alone = EventView {
+            after: Lookahead(b"d"),
+            ..in_chunk
+        };
+        assert_eq!(in_chunk, alone);
+        assert_ne!(
+            in_chunk,
+            EventView {
+                data: b"e",
+                ..alone
+            }
+        );
+        assert_eq!(
+            alloc::format!("{in_chunk:?}"),
+            "EventView { event_type: [116], data: [100], last_event_id: [55], after: .. }"
+        );
+    }
+
+    #[test]
     fn single_line_data_is_shared_with_the_input() {
         let input = Bytes::from_static(b"data: hello\n\n");
         let mut d = Decoder::new();
