@@ -1507,6 +1507,30 @@ mod tests {
     }
 
     #[test]
+    fn decode_with_lends_a_whole_type_id_and_data_from_the_chunk_without_copying() {
+        // As documented: a value that lies whole in the chunk is lent from
+        // it. "up" starts at 7, "42" at 14, "x" at 23.
+        let chunk = b"event: up\nid: 42\ndata: x\n\n";
+        let mut d = Decoder::new();
+        let mut events = 0;
+        d.decode_with(chunk, |frame| {
+            let Ok(FrameView::Event(e)) = frame else {
+                panic!("{frame:?}")
+            };
+            assert_eq!(
+                (&*e.event_type(), &*e.data(), &*e.last_event_id()),
+                ("up", "x", "42")
+            );
+            assert_eq!(offset_in(chunk, e.event_type_bytes()), Some(7));
+            assert_eq!(offset_in(chunk, e.last_event_id_bytes()), Some(14));
+            assert_eq!(offset_in(chunk, e.data_bytes()), Some(23));
+            events += 1;
+        });
+        assert_eq!(events, 1);
+        assert_eq!(d.last_event_id(), "42");
+    }
+
+    #[test]
     fn event_views_compare_and_print_as_the_event_alone_not_the_input_after_it() {
         // The same event, lent from a chunk that goes on after its data and
         // from a buffer that holds just the data.
