@@ -1507,26 +1507,31 @@ mod tests {
     }
 
     #[test]
-    fn decode_with_lends_a_whole_type_id_and_data_from_the_chunk_without_copying() {
+    fn decode_with_lends_a_whole_comment_type_id_and_data_from_the_chunk_without_copying() {
         // As documented: a value that lies whole in the chunk is lent from
-        // it. "up" starts at 7, "42" at 14, "x" at 23.
-        let chunk = b"event: up\nid: 42\ndata: x\n\n";
-        let mut d = Decoder::new();
-        let mut events = 0;
+        // it. " hi" starts at 1, "up" at 12, "42" at 19, "x" at 28.
+        let chunk = b": hi\nevent: up\nid: 42\ndata: x\n\n";
+        let mut d = Decoder::new().comments(true);
+        let mut frames = 0;
         d.decode_with(chunk, |frame| {
-            let Ok(FrameView::Event(e)) = frame else {
-                panic!("{frame:?}")
-            };
-            assert_eq!(
-                (&*e.event_type(), &*e.data(), &*e.last_event_id()),
-                ("up", "x", "42")
-            );
-            assert_eq!(offset_in(chunk, e.event_type_bytes()), Some(7));
-            assert_eq!(offset_in(chunk, e.last_event_id_bytes()), Some(14));
-            assert_eq!(offset_in(chunk, e.data_bytes()), Some(23));
-            events += 1;
+            match frame {
+                Ok(FrameView::Comment(c)) => {
+                    assert_eq!((c, offset_in(chunk, c)), (&b" hi"[..], Some(1)));
+                }
+                Ok(FrameView::Event(e)) => {
+                    assert_eq!(
+                        (&*e.event_type(), &*e.data(), &*e.last_event_id()),
+                        ("up", "x", "42")
+                    );
+                    assert_eq!(offset_in(chunk, e.event_type_bytes()), Some(12));
+                    assert_eq!(offset_in(chunk, e.last_event_id_bytes()), Some(19));
+                    assert_eq!(offset_in(chunk, e.data_bytes()), Some(28));
+                }
+                _ => panic!("{frame:?}"),
+            }
+            frames += 1;
         });
-        assert_eq!(events, 1);
+        assert_eq!(frames, 2);
         assert_eq!(d.last_event_id(), "42");
     }
 
