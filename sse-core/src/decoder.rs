@@ -1507,6 +1507,63 @@ mod tests {
     }
 
     #[test]
+    fn decode_with_lends_a_whole_comment_type_id_and_data_from_the_chunk_without_copying() {
+        // As documented: a value that lies whole in the chunk is lent from
+        // it. " hi" starts at 1, "up" at 12, "42" at 19, "x" at 28.
+        let chunk = b": hi\nevent: up\nid: 42\ndata: x\n\n";
+        let mut d = Decoder::new().comments(true);
+        let mut frames = 0;
+        d.decode_with(chunk, |frame| {
+            match frame {
+                Ok(FrameView::Comment(c)) => {
+                    assert_eq!((c, offset_in(chunk, c)), (&b" hi"[..], Some(1)));
+                }
+                Ok(FrameView::Event(e)) => {
+                    assert_eq!(
+                        (&*e.event_type(), &*e.data(), &*e.last_event_id()),
+                        ("up", "x", "42")
+                    );
+                    assert_eq!(offset_in(chunk, e.event_type_bytes()), Some(12));
+                    assert_eq!(offset_in(chunk, e.last_event_id_bytes()), Some(19));
+                    assert_eq!(offset_in(chunk, e.data_bytes()), Some(28));
+                }
+                _ => panic!("{frame:?}"),
+            }
+            frames += 1;
+        });
+        assert_eq!(frames, 2);
+        assert_eq!(d.last_event_id(), "42");
+    }
+
+    #[test]
+    fn event_views_compare_and_print_as_the_event_alone_not_the_input_after_it() {
+        // The same event, lent from a chunk that goes on after its data and
+        // from a buffer that holds just the data.
+        let in_chunk = EventView {
+            event_type: b"t",
+            data: b"d",
+            last_event_id: b"7",
+            after: Lookahead(b"d\n\ndata: next\n\n"),
+        };
+        let alone = EventView {
+            after: Lookahead(b"d"),
+            ..in_chunk
+        };
+        assert_eq!(in_chunk, alone);
+        assert_ne!(
+            in_chunk,
+            EventView {
+                data: b"e",
+                ..alone
+            }
+        );
+        assert_eq!(
+            alloc::format!("{in_chunk:?}"),
+            "EventView { event_type: [116], data: [100], last_event_id: [55], after: .. }"
+        );
+    }
+
+    #[test]
     fn single_line_data_is_shared_with_the_input() {
         let input = Bytes::from_static(b"data: hello\n\n");
         let mut d = Decoder::new();
