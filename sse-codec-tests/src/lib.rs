@@ -137,16 +137,8 @@ fn chunk_lens(len: usize, chunk_size: usize) -> Vec<usize> {
 pub fn decode_chunks(input: &[u8], lens: &[usize], mut decoder: Decoder) -> Outcome {
     let input = Bytes::copy_from_slice(input);
     let mut outputs = Vec::new();
-    let mut at = 0;
-    let ends = lens
-        .iter()
-        .map(|len| {
-            at = (at + len).min(input.len());
-            at
-        })
-        .chain([input.len()]);
     let mut start = 0;
-    for end in ends {
+    for end in chunk_ends(input.len(), lens) {
         for frame in decoder.frames(input.slice(start..end)) {
             match frame {
                 Ok(Frame::Event(e)) => outputs.push(Output::Event {
@@ -161,6 +153,23 @@ pub fn decode_chunks(input: &[u8], lens: &[usize], mut decoder: Decoder) -> Outc
         }
         start = end;
     }
+    end_of_stream(outputs, decoder)
+}
+
+/// Where each chunk of an input of `total` bytes cut at `lens` ends, then
+/// the end of the input (the rest is one last chunk).
+fn chunk_ends(total: usize, lens: &[usize]) -> impl Iterator<Item = usize> + '_ {
+    lens.iter()
+        .scan(0, move |at, len| {
+            *at = (*at + len).min(total);
+            Some(*at)
+        })
+        .chain([total])
+}
+
+/// Ends the stream and gives the outcome: `outputs`, then what the decoder
+/// keeps.
+fn end_of_stream(outputs: Vec<Output>, mut decoder: Decoder) -> Outcome {
     let _ = decoder.finish();
     Outcome {
         outputs,
@@ -184,14 +193,7 @@ pub fn decode_lending(input: &[u8], chunk_size: usize) -> Outcome {
 pub fn decode_chunks_lending(input: &[u8], lens: &[usize], mut decoder: Decoder) -> Outcome {
     let mut outputs = Vec::new();
     let mut start = 0;
-    let ends = lens
-        .iter()
-        .scan(0, |at, len| {
-            *at = (*at + len).min(input.len());
-            Some(*at)
-        })
-        .chain([input.len()]);
-    for end in ends {
+    for end in chunk_ends(input.len(), lens) {
         decoder.decode_with(&input[start..end], |frame| match frame {
             Ok(FrameView::Event(e)) => outputs.push(Output::Event {
                 event_type: e.event_type().into_owned(),
@@ -204,12 +206,7 @@ pub fn decode_chunks_lending(input: &[u8], lens: &[usize], mut decoder: Decoder)
         });
         start = end;
     }
-    let _ = decoder.finish();
-    Outcome {
-        outputs,
-        last_event_id: decoder.last_event_id().into_owned(),
-        retry_ms: decoder.retry().map(whole_millis),
-    }
+    end_of_stream(outputs, decoder)
 }
 
 /// A `retry` delay in the milliseconds the vectors use. The decoder makes
