@@ -110,12 +110,43 @@ struct Log {
     /// Closed, or forgotten while empty: no longer the hub's stream of its
     /// name. Publishers and subscribers that find it so look it up again.
     closed: bool,
+    /// Of a [`KeyedHub`]'s stream: every event after this position is in
+    /// the log or not published yet (`None`: not known before the oldest
+    /// entry). Raised as entries are dropped.
+    floor: Option<u128>,
+    /// Of a [`KeyedHub`]'s stream: the position of the last event
+    /// published, or the one [`KeyedHub::follow`] gave, if later (0:
+    /// neither).
+    last_key: u128,
 }
 
 #[derive(Clone)]
 struct Entry {
     seq: u64,
+    /// The event's position: its `seq` in a [`Hub`], the publisher's in a
+    /// [`KeyedHub`].
+    key: u128,
     event: Encoded,
+}
+
+impl Log {
+    /// Appends an encoded event and drops the oldest beyond the bounds;
+    /// returns the wakers to wake.
+    fn push(&mut self, key: u128, event: Encoded, config: &HubConfig) -> Vec<Waker> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.bytes += event.as_bytes().len();
+        self.entries.push_back(Entry { seq, key, event });
+        while self.entries.len() > config.max_events
+            || (self.bytes > config.max_bytes && self.entries.len() > 1)
+        {
+            if let Some(old) = self.entries.pop_front() {
+                self.bytes -= old.event.as_bytes().len();
+                self.floor = Some(old.key);
+            }
+        }
+        core::mem::take(&mut self.wakers)
+    }
 }
 
 /// How much a [`Hub`] keeps of each stream, and its epoch.
@@ -187,6 +218,11 @@ pub enum Resume {
     /// and as its id the stream's current position, so that a client that
     /// reconnects after it is resumed from there.
     Reset(ResetReason),
+    /// Only from a [`KeyedHub`]: the log does not hold every event after
+    /// the client's position. The subscription has ended at once (see
+    /// [`Subscription::behind`]): catch the client up from the durable
+    /// log, then subscribe again.
+    Behind,
 }
 
 /// Why a client cannot be resumed, or lost events while subscribed.
@@ -309,6 +345,8 @@ impl Hub {
                 wakers: Vec::new(),
                 subscribers: 0,
                 closed: false,
+                floor: None,
+                last_key: 0,
             }),
         });
         streams.next_number += 1;
@@ -342,18 +380,8 @@ impl Hub {
         let (id, wakers) = self.with_live(stream, |topic, log| {
             let id = format_id(epoch, topic.number, log.next_seq);
             let event = Encoded::new(&event.id(id.clone()))?;
-            let seq = log.next_seq;
-            log.next_seq += 1;
-            log.bytes += event.as_bytes().len();
-            log.entries.push_back(Entry { seq, event });
-            while log.entries.len() > config.max_events
-                || (log.bytes > config.max_bytes && log.entries.len() > 1)
-            {
-                if let Some(old) = log.entries.pop_front() {
-                    log.bytes -= old.event.as_bytes().len();
-                }
-            }
-            Ok::<_, EncodeError>((id, core::mem::take(&mut log.wakers)))
+            let key = u128::from(log.next_seq);
+            Ok::<_, EncodeError>((id, log.push(key, event, config)))
         })?;
         for waker in wakers {
             waker.wake();
@@ -417,6 +445,8 @@ impl Hub {
                     (from, Some(position(epoch, topic.number, from)))
                 }
                 Resume::Reset(why) => (now, Some(reset(epoch, topic.number, now, why))),
+                // Only a keyed hub's outcome, never made above.
+                Resume::Behind => (now, None),
             };
             Subscription {
                 hub,
@@ -427,6 +457,7 @@ impl Hub {
                 ready: VecDeque::new(),
                 first,
                 waiting: None,
+                keyed: None,
             }
         })
     }
@@ -462,6 +493,197 @@ impl Hub {
             let log = lock(&t.log);
             (log.entries.len(), log.bytes)
         })
+    }
+}
+
+/// A [`Hub`] for events whose ids come from a durable log the
+/// application keeps (Redis Streams, a database table, a Kafka topic): it
+/// fans each event out, encoded once, and keeps the recent ones in memory,
+/// so that most clients resume from memory and only those further back
+/// are caught up from the durable log, by the application.
+///
+/// Each event is published with its **position**, a number that grows
+/// with every event of the stream (a Redis entry ID `ms-seq` is
+/// `ms << 64 | seq`; 0 is before every event), and the event keeps its own
+/// id. The publisher promises to publish every event of the stream, in
+/// order, from the position it [follows](KeyedHub::follow) on; a gap in
+/// what it read is declared with `follow` too.
+///
+/// A subscription starts after a position (the one the client's
+/// `Last-Event-ID` names, which the application parses). When the log
+/// holds every event after it, the subscription sends them, then the live
+/// ones ([`Resume::Resumed`]). When it does not ([`Resume::Behind`]), or
+/// when a subscriber falls behind by more than the log keeps, the
+/// subscription ends, and [`Subscription::behind`] says after which
+/// position the application must catch the client up from its log; then
+/// it subscribes again. Nothing is sent twice: a subscription skips the
+/// events at or before the position it started after.
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use sse_proto::server::{KeyedHub, Resume};
+/// use sse_proto::ServerEvent;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let hub = KeyedHub::new(Default::default());
+/// hub.follow("news", 10); // the durable log stands at position 10
+/// hub.publish("news", 11, ServerEvent::new().id("11").data("eleven"))?;
+///
+/// // A client that saw 10 is resumed from memory...
+/// let mut sub = hub.subscribe("news", Some(10));
+/// assert_eq!(sub.outcome(), Resume::Resumed { missed: 1 });
+/// assert!(sub.next().await.unwrap().as_bytes().ends_with(b"data: eleven\n\n"));
+///
+/// // ...one that saw 7 is not: the application reads 8 to 10 from its log,
+/// // sends them, and subscribes again after 10.
+/// let mut sub = hub.subscribe("news", Some(7));
+/// assert_eq!(sub.outcome(), Resume::Behind);
+/// assert!(sub.next().await.is_none());
+/// assert_eq!(sub.behind(), Some(7));
+/// # Ok::<(), sse_proto::EncodeError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct KeyedHub {
+    hub: Hub,
+}
+
+impl KeyedHub {
+    /// A hub that keeps what `config` says of each stream (its epoch is
+    /// not used: the ids are the events' own).
+    pub fn new(config: HubConfig) -> Self {
+        KeyedHub {
+            hub: Hub::with_config(config),
+        }
+    }
+
+    /// Declares that every event of `stream` after `position` will be
+    /// published here, in order: call it when the publisher starts reading
+    /// the durable log, before any client subscribes, so that clients at
+    /// that position or after it are resumed from memory.
+    ///
+    /// Called again with a later position than the last event published,
+    /// it declares a gap: the events between were not, and will not be,
+    /// published here (the publisher lost its place, or they were trimmed
+    /// from the durable log before it read them). The log is emptied, and
+    /// every subscription of the stream ends [behind](Subscription::behind)
+    /// the last event it sent, so that the application catches each one up
+    /// from its log. An earlier or equal position changes nothing.
+    pub fn follow(&self, stream: &str, position: u128) {
+        let wakers = self.hub.with_live(stream, |_, log| {
+            if log.next_seq == 1 && log.floor.is_none() {
+                // The first position given, before any event: no gap.
+                log.floor = Some(position);
+                log.last_key = position;
+                return Vec::new();
+            }
+            if position <= log.last_key {
+                return Vec::new();
+            }
+            log.floor = Some(position);
+            log.last_key = position;
+            log.entries.clear();
+            log.bytes = 0;
+            // A place no subscriber has reached: every one is behind it.
+            log.next_seq += 1;
+            core::mem::take(&mut log.wakers)
+        });
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Sends `event`, at `position`, to every subscriber of `stream` and
+    /// keeps it in the log. The event is sent with its own id (usually
+    /// the durable log's id for `position`). Returns whether it was
+    /// published: an event at or before the last position published or
+    /// followed is not (a publisher that reads again after a reconnect may
+    /// hand it twice), nor is one at position 0.
+    ///
+    /// # Errors
+    ///
+    /// The encoder's refusal (see [`EncodeError`]); nothing is sent or
+    /// kept.
+    pub fn publish(
+        &self,
+        stream: &str,
+        position: u128,
+        event: ServerEvent,
+    ) -> Result<bool, EncodeError> {
+        let config = &self.hub.shared.config;
+        let wakers = self.hub.with_live(stream, |_, log| {
+            if position <= log.last_key {
+                return Ok(None);
+            }
+            let event = Encoded::new(&event)?;
+            log.last_key = position;
+            Ok::<_, EncodeError>(Some(log.push(position, event, config)))
+        })?;
+        let published = wakers.is_some();
+        wakers.into_iter().flatten().for_each(Waker::wake);
+        Ok(published)
+    }
+
+    /// A subscription to `stream` for a client that has every event up to
+    /// `after` (`None`: a new client, which gets the events published from
+    /// now on). See [`Resume`] for the outcomes, and the type's docs for
+    /// what to do when it is [`Resume::Behind`].
+    pub fn subscribe(&self, stream: &str, after: Option<u128>) -> Subscription {
+        let hub = Arc::downgrade(&self.hub.shared);
+        let epoch = self.hub.shared.epoch;
+        self.hub.with_live(stream, |topic, log| {
+            log.subscribers += 1;
+            let now = log.next_seq;
+            let (outcome, cursor, position) = match after {
+                None => (Resume::New, now, log.last_key),
+                Some(p) => {
+                    let kept = log.floor.is_some_and(|f| p >= f)
+                        || log.entries.front().is_some_and(|e| p >= e.key);
+                    if kept {
+                        let i = log.entries.partition_point(|e| e.key <= p);
+                        let cursor = log.entries.get(i).map_or(now, |e| e.seq);
+                        let missed = (log.entries.len() - i) as u64;
+                        (Resume::Resumed { missed }, cursor, p)
+                    } else {
+                        (Resume::Behind, now, p)
+                    }
+                }
+            };
+            Subscription {
+                hub,
+                topic: topic.clone(),
+                cursor,
+                outcome,
+                epoch,
+                ready: VecDeque::new(),
+                first: None,
+                waiting: None,
+                keyed: Some(Keyed {
+                    after: position,
+                    behind: (outcome == Resume::Behind).then_some(position),
+                }),
+            }
+        })
+    }
+
+    /// The position of the last event published to `stream`, or the one
+    /// it follows from, if later (0 for a stream it knows nothing of).
+    pub fn position(&self, stream: &str) -> u128 {
+        let topic = lock(&self.hub.shared.streams).by_name.get(stream).cloned();
+        topic.map_or(0, |t| lock(&t.log).last_key)
+    }
+
+    /// Ends every subscription of `stream`, as [`Hub::close`] does.
+    pub fn close(&self, stream: &str) {
+        self.hub.close(stream);
+    }
+
+    /// How many subscriptions of `stream` are alive.
+    pub fn subscribers(&self, stream: &str) -> usize {
+        self.hub.subscribers(stream)
+    }
+
+    /// The number of events in `stream`'s log, and their encoded size.
+    pub fn log_size(&self, stream: &str) -> (usize, usize) {
+        self.hub.log_size(stream)
     }
 }
 
@@ -512,6 +734,17 @@ pub struct Subscription {
     /// The waker registered in the log, and the event it waits for: not
     /// registered again until that event comes, unless the task changes.
     waiting: Option<(u64, Waker)>,
+    /// A [`KeyedHub`]'s subscription: where it stands.
+    keyed: Option<Keyed>,
+}
+
+/// Where a [`KeyedHub`]'s subscription stands.
+struct Keyed {
+    /// The position of the last event taken, or the one it started after.
+    after: u128,
+    /// Set when the log no longer holds the events after `after`: the
+    /// subscription has ended there.
+    behind: Option<u128>,
 }
 
 impl fmt::Debug for Subscription {
@@ -524,9 +757,21 @@ impl fmt::Debug for Subscription {
 }
 
 impl Subscription {
-    /// What the hub made of the client's `Last-Event-ID`.
+    /// What the hub made of the client's `Last-Event-ID` (or, from a
+    /// [`KeyedHub`], of its position).
     pub fn outcome(&self) -> Resume {
         self.outcome
+    }
+
+    /// Of a [`KeyedHub`]'s subscription that has ended because the log no
+    /// longer holds the events after the last one it sent: that event's
+    /// position (or the one it started after, if it sent none). Catch the
+    /// client up from the durable log after that position, then subscribe
+    /// again from the last position sent. `None` while the subscription
+    /// goes on, when it ended because the stream was closed, and for a
+    /// [`Hub`]'s subscriptions (which send a `reset` event instead).
+    pub fn behind(&self) -> Option<u128> {
+        self.keyed.as_ref().and_then(|k| k.behind)
     }
 }
 
@@ -538,43 +783,60 @@ impl Stream for Subscription {
         if let Some(first) = this.first.take() {
             return Poll::Ready(Some(first));
         }
-        if let Some(event) = this.ready.pop_front() {
-            return Poll::Ready(Some(event));
-        }
-        let mut log = lock(&this.topic.log);
-        let now = log.next_seq;
-        let oldest = log.entries.front().map_or(now, |e| e.seq);
-        if this.cursor < oldest {
-            // Fell behind by more than the log keeps: say so, and go on
-            // from here.
-            this.cursor = now;
-            let number = this.topic.number;
-            return Poll::Ready(Some(reset(this.epoch, number, now, ResetReason::Lost)));
-        }
-        if this.cursor < now {
-            let skip = usize::try_from(this.cursor - oldest).unwrap_or(usize::MAX);
-            let mut bytes = 0;
-            for entry in log.entries.iter().skip(skip).take(BATCH) {
-                if bytes >= BATCH_BYTES {
-                    break;
-                }
-                bytes += entry.event.as_bytes().len();
-                this.ready.push_back(entry.event.clone());
+        loop {
+            if let Some(event) = this.ready.pop_front() {
+                return Poll::Ready(Some(event));
             }
-            this.cursor += this.ready.len() as u64;
-            drop(log);
-            return Poll::Ready(this.ready.pop_front());
+            if this.keyed.as_ref().is_some_and(|k| k.behind.is_some()) {
+                return Poll::Ready(None);
+            }
+            let mut log = lock(&this.topic.log);
+            let now = log.next_seq;
+            let oldest = log.entries.front().map_or(now, |e| e.seq);
+            if this.cursor < oldest {
+                if let Some(keyed) = &mut this.keyed {
+                    // The application catches this one up from its own log.
+                    keyed.behind = Some(keyed.after);
+                    return Poll::Ready(None);
+                }
+                // Fell behind by more than the log keeps: say so, and go on
+                // from here.
+                this.cursor = now;
+                let number = this.topic.number;
+                return Poll::Ready(Some(reset(this.epoch, number, now, ResetReason::Lost)));
+            }
+            if this.cursor < now {
+                let skip = usize::try_from(this.cursor - oldest).unwrap_or(usize::MAX);
+                let mut bytes = 0;
+                let mut taken = 0;
+                for entry in log.entries.iter().skip(skip).take(BATCH) {
+                    if bytes >= BATCH_BYTES {
+                        break;
+                    }
+                    taken += 1;
+                    if let Some(keyed) = &mut this.keyed {
+                        if entry.key <= keyed.after {
+                            continue; // the client has it already
+                        }
+                        keyed.after = entry.key;
+                    }
+                    bytes += entry.event.as_bytes().len();
+                    this.ready.push_back(entry.event.clone());
+                }
+                this.cursor += taken;
+                continue;
+            }
+            if log.closed {
+                return Poll::Ready(None);
+            }
+            let registered =
+                matches!(&this.waiting, Some((at, w)) if *at == now && w.will_wake(cx.waker()));
+            if !registered {
+                log.wakers.push(cx.waker().clone());
+                this.waiting = Some((now, cx.waker().clone()));
+            }
+            return Poll::Pending;
         }
-        if log.closed {
-            return Poll::Ready(None);
-        }
-        let registered =
-            matches!(&this.waiting, Some((at, w)) if *at == now && w.will_wake(cx.waker()));
-        if !registered {
-            log.wakers.push(cx.waker().clone());
-            this.waiting = Some((now, cx.waker().clone()));
-        }
-        Poll::Pending
     }
 }
 
@@ -597,7 +859,8 @@ impl Drop for Subscription {
         // A stream left with no subscriber and no event is forgotten, so
         // that subscriptions alone (to any name a client sends) do not
         // pile up streams.
-        if log.subscribers == 0 && log.entries.is_empty() && !log.closed {
+        // A followed stream is kept: its position is what lets clients resume.
+        if log.subscribers == 0 && log.entries.is_empty() && log.floor.is_none() && !log.closed {
             if let Some(streams) = &mut streams {
                 let ours = streams
                     .by_name
@@ -1160,5 +1423,242 @@ mod tests {
             assert!(connections > 2);
             assert_eq!(seen, (1..=EVENTS).collect::<Vec<_>>());
         }
+    }
+
+    fn keyed(max_events: usize) -> KeyedHub {
+        KeyedHub::new(HubConfig::default().max_events(max_events))
+    }
+
+    /// The event at position `n`, whose id and data are `n`.
+    fn numbered(n: u128) -> ServerEvent {
+        ServerEvent::new().id(format!("{n}")).data(format!("{n}"))
+    }
+
+    /// The data of each event, as numbers.
+    fn numbers(encoded: &[Encoded]) -> Vec<u128> {
+        read(encoded)
+            .iter()
+            .map(|(_, _, d)| d.parse().unwrap())
+            .collect()
+    }
+
+    /// Polls once: `Some(None)` when the subscription has ended.
+    fn poll_once(sub: &mut Subscription) -> Option<Option<Encoded>> {
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        match Pin::new(sub).poll_next(&mut cx) {
+            Poll::Ready(item) => Some(item),
+            Poll::Pending => None,
+        }
+    }
+
+    #[test]
+    fn a_keyed_hub_resumes_from_memory_after_any_position_it_holds() {
+        let hub = keyed(10);
+        hub.follow("s", 100);
+        assert_eq!(hub.position("s"), 100);
+        for n in [103, 107, 110] {
+            assert!(hub.publish("s", n, numbered(n)).unwrap());
+        }
+        assert_eq!(hub.position("s"), 110);
+        // At the followed position, between events, on one, at the end.
+        for (after, want) in [
+            (100, vec![103, 107, 110]),
+            (105, vec![107, 110]),
+            (107, vec![110]),
+            (110, vec![]),
+        ] {
+            let mut sub = hub.subscribe("s", Some(after));
+            let missed = want.len() as u64;
+            assert_eq!(sub.outcome(), Resume::Resumed { missed }, "{after}");
+            assert_eq!(numbers(&drain(&mut sub)), want, "{after}");
+            assert!(poll_once(&mut sub).is_none(), "waits for more");
+            assert_eq!(sub.behind(), None);
+        }
+        let mut sub = hub.subscribe("s", Some(107));
+        hub.publish("s", 111, numbered(111)).unwrap();
+        assert_eq!(numbers(&drain(&mut sub)), vec![110, 111]);
+        // Before the followed position: the application catches up.
+        let mut sub = hub.subscribe("s", Some(99));
+        assert_eq!(sub.outcome(), Resume::Behind);
+        assert!(matches!(poll_once(&mut sub), Some(None)));
+        assert_eq!(sub.behind(), Some(99));
+        // The event's own id is sent, not the hub's.
+        let mut sub = hub.subscribe("s", Some(300));
+        hub.publish("s", 400, numbered(400)).unwrap();
+        assert_eq!(read(&drain(&mut sub))[0].0, "400");
+    }
+
+    #[test]
+    fn a_keyed_hub_publishes_each_position_once_and_in_order() {
+        let hub = keyed(10);
+        let mut sub = hub.subscribe("s", None);
+        assert_eq!(sub.outcome(), Resume::New);
+        assert!(
+            !hub.publish("s", 0, numbered(0)).unwrap(),
+            "0 is before every event"
+        );
+        assert!(hub.publish("s", 5, numbered(5)).unwrap());
+        assert!(!hub.publish("s", 5, numbered(5)).unwrap(), "again");
+        assert!(!hub.publish("s", 4, numbered(4)).unwrap(), "earlier");
+        assert!(hub
+            .publish("s", 6, ServerEvent::new().event("a\nb"))
+            .is_err());
+        assert!(
+            hub.publish("s", 6, numbered(6)).unwrap(),
+            "a refusal takes no place"
+        );
+        hub.follow("s", 6);
+        hub.follow("s", 2);
+        assert!(!hub.publish("s", 6, numbered(6)).unwrap());
+        assert_eq!(numbers(&drain(&mut sub)), vec![5, 6]);
+        assert_eq!(hub.log_size("s").0, 2);
+    }
+
+    #[test]
+    fn a_keyed_subscriber_that_falls_behind_ends_after_the_last_event_it_sent() {
+        let hub = keyed(4);
+        hub.follow("s", 0);
+        let mut idle = hub.subscribe("s", Some(0));
+        let mut reader = hub.subscribe("s", Some(0));
+        hub.publish("s", 1, numbered(1)).unwrap();
+        hub.publish("s", 2, numbered(2)).unwrap();
+        assert_eq!(numbers(&drain(&mut reader)), vec![1, 2]);
+        for n in 3..=10 {
+            hub.publish("s", n, numbered(n)).unwrap();
+        }
+        for (sub, last) in [(&mut idle, 0), (&mut reader, 2)] {
+            assert!(matches!(poll_once(sub), Some(None)));
+            assert_eq!(sub.behind(), Some(last));
+            assert!(matches!(poll_once(sub), Some(None)), "stays ended");
+        }
+        // The log holds 7 to 10: after 6 it resumes, after 5 it cannot.
+        assert_eq!(
+            hub.subscribe("s", Some(6)).outcome(),
+            Resume::Resumed { missed: 4 }
+        );
+        assert_eq!(hub.subscribe("s", Some(5)).outcome(), Resume::Behind);
+    }
+
+    #[test]
+    fn a_gap_the_publisher_declares_ends_every_subscription_behind() {
+        let hub = keyed(10);
+        hub.follow("s", 10);
+        let mut caught_up = hub.subscribe("s", Some(10));
+        let mut lagging = hub.subscribe("s", Some(10));
+        hub.publish("s", 11, numbered(11)).unwrap();
+        assert_eq!(numbers(&drain(&mut caught_up)), vec![11]);
+        // The publisher lost 12 to 19.
+        hub.follow("s", 19);
+        assert_eq!(hub.log_size("s"), (0, 0));
+        assert!(matches!(poll_once(&mut caught_up), Some(None)));
+        assert_eq!(caught_up.behind(), Some(11));
+        assert!(matches!(poll_once(&mut lagging), Some(None)));
+        assert_eq!(lagging.behind(), Some(10));
+        assert_eq!(hub.subscribe("s", Some(18)).outcome(), Resume::Behind);
+        let mut after = hub.subscribe("s", Some(19));
+        assert_eq!(after.outcome(), Resume::Resumed { missed: 0 });
+        hub.publish("s", 20, numbered(20)).unwrap();
+        assert_eq!(numbers(&drain(&mut after)), vec![20]);
+    }
+
+    #[test]
+    fn a_keyed_client_ahead_of_the_hub_gets_nothing_twice() {
+        // A client from an instance whose reader is ahead of this one's.
+        let hub = keyed(10);
+        hub.follow("s", 1);
+        let mut sub = hub.subscribe("s", Some(3));
+        assert_eq!(sub.outcome(), Resume::Resumed { missed: 0 });
+        for n in 2..=5 {
+            hub.publish("s", n, numbered(n)).unwrap();
+        }
+        assert_eq!(numbers(&drain(&mut sub)), vec![4, 5]);
+    }
+
+    #[test]
+    fn a_followed_stream_is_kept_without_subscribers_and_a_closed_one_ends_them() {
+        let hub = keyed(10);
+        hub.follow("s", 7);
+        drop(hub.subscribe("s", Some(7)));
+        assert_eq!(hub.position("s"), 7);
+        assert_eq!(
+            hub.subscribe("s", Some(7)).outcome(),
+            Resume::Resumed { missed: 0 }
+        );
+        // Never followed nor published to: forgotten with its subscriber.
+        drop(hub.subscribe("t", Some(7)));
+        assert_eq!(hub.position("t"), 0);
+        let mut sub = hub.subscribe("s", Some(7));
+        assert_eq!(hub.subscribers("s"), 1);
+        hub.close("s");
+        assert!(matches!(poll_once(&mut sub), Some(None)));
+        assert_eq!(sub.behind(), None, "closed, not behind");
+    }
+
+    /// The application's side: a durable log of every event, a hub that
+    /// keeps the last 3, and clients that read at their own pace, caught
+    /// up from the durable log whenever their subscription ends behind.
+    #[test]
+    fn keyed_clients_caught_up_from_the_durable_log_get_every_event_once_in_order() {
+        const EVENTS: u128 = 2_000;
+        let hub = keyed(3);
+        hub.follow("s", 0);
+        let durable: Vec<u128> = (1..=EVENTS).collect();
+        struct Client {
+            sub: Subscription,
+            seen: Vec<u128>,
+            catch_ups: usize,
+        }
+        let mut clients: Vec<Client> = (0..8)
+            .map(|_| Client {
+                sub: hub.subscribe("s", Some(0)),
+                seen: Vec::new(),
+                catch_ups: 0,
+            })
+            .collect();
+        let mut rng = 0x2545_f491_u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for n in 1..=EVENTS {
+            hub.publish("s", n, numbered(n)).unwrap();
+            for (i, c) in clients.iter_mut().enumerate() {
+                // Client i reads after about one event in i + 1.
+                if next() % (i as u64 + 1) != 0 {
+                    continue;
+                }
+                loop {
+                    match poll_once(&mut c.sub) {
+                        Some(Some(e)) => c.seen.extend(numbers(&[e])),
+                        Some(None) => {
+                            let after = c.sub.behind().expect("ended behind");
+                            assert_eq!(after, c.seen.last().copied().unwrap_or(0));
+                            // Catch up from the durable log to where it is now.
+                            let upto = hub.position("s");
+                            c.seen
+                                .extend(durable.iter().filter(|&&p| p > after && p <= upto));
+                            c.catch_ups += 1;
+                            c.sub = hub.subscribe("s", Some(upto));
+                        }
+                        None => break,
+                    }
+                }
+            }
+        }
+        for c in &mut clients {
+            c.seen.extend(numbers(&drain(&mut c.sub)));
+            if let Some(after) = c.sub.behind() {
+                c.seen.extend(durable.iter().filter(|&&p| p > after));
+            }
+        }
+        for (i, c) in clients.iter().enumerate() {
+            assert_eq!(c.seen, durable, "client {i}");
+            if i > 2 {
+                assert!(c.catch_ups > 0, "client {i} never fell behind");
+            }
+        }
+        assert_eq!(clients[0].catch_ups, 0, "the client that reads every event");
     }
 }

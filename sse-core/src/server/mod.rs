@@ -46,7 +46,7 @@ mod serve;
 pub use head::HeadTimeout;
 #[cfg(feature = "axum")]
 pub use head::TimeoutListener;
-pub use hub::{Hub, HubConfig, ResetReason, Resume, Subscription};
+pub use hub::{Hub, HubConfig, KeyedHub, ResetReason, Resume, Subscription};
 pub use io::WriteTimeout;
 pub use serve::{serve, Route, ServeConfig};
 
