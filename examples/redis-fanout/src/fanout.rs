@@ -2,7 +2,9 @@
 //! the catch-up from `Last-Event-ID` that makes a client's stream resumable
 //! on any instance.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -12,8 +14,8 @@ use futures_util::Stream;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
 use redis::{AsyncConnectionConfig, RedisResult, Value};
+use sse_proto::server::{self as hub, Encoded, HubConfig, KeyedHub, Resume};
 use sse_proto::ServerEvent;
-use tokio::sync::{broadcast, mpsc};
 use tokio::task::AbortHandle;
 
 use crate::id::EntryId;
@@ -31,36 +33,32 @@ pub struct Config {
     pub batch: usize,
     /// How long one `XREAD BLOCK` waits (the reader then asks again).
     pub block: Duration,
-    /// Batches of live entries kept for clients that are behind. A client
-    /// further behind catches up from Redis, losing nothing.
-    pub live_capacity: usize,
-    /// Events queued for one client before the fan-out waits for it.
-    pub client_queue: usize,
+    /// The last entries kept in memory, for clients that resume or fall
+    /// behind; a client further back catches up from Redis, losing
+    /// nothing.
+    pub kept_events: usize,
+    /// The most bytes of encoded entries kept in memory (the newest is kept
+    /// whatever its size).
+    pub kept_bytes: usize,
     /// The `retry` sent at the start of each connection, if any.
     pub retry: Option<Duration>,
     /// `XADD ... MAXLEN ~ n` on publish: the entries Redis keeps, roughly.
     pub max_len: Option<usize>,
-    /// How long the fan-out waits for a client that reads nothing before
-    /// it ends that client's stream (the client, if alive, reconnects and
-    /// resumes).
-    pub send_timeout: Duration,
 }
 
 impl Config {
-    /// Defaults for the stream `stream`: batches of 256, 1 s blocks, 1,024
-    /// live batches (so up to 262,144 entries held in memory for clients
-    /// that are behind), 64 queued events a client, `retry: 1000`, about
-    /// 100,000 entries kept, 30 s for a client that reads nothing.
+    /// Defaults for the stream `stream`: batches of 256, 1 s blocks, the
+    /// last 4,096 entries (at most 4 MiB) kept in memory, `retry: 1000`,
+    /// about 100,000 entries kept by Redis.
     pub fn new(stream: impl Into<String>) -> Self {
         Config {
             stream: stream.into(),
             batch: 256,
             block: Duration::from_secs(1),
-            live_capacity: 1024,
-            client_queue: 64,
+            kept_events: 4096,
+            kept_bytes: 4 << 20,
             retry: Some(Duration::from_secs(1)),
             max_len: Some(100_000),
-            send_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -83,6 +81,12 @@ impl Entry {
             event: raw.get::<String>("event"),
             data: raw.get::<String>("data").unwrap_or_default(),
         })
+    }
+
+    /// The entry encoded once, to send to every client; `None` (and a
+    /// line on stderr) when the encoder refuses its event type.
+    pub fn encode(&self) -> Option<Encoded> {
+        encode(&self.to_event())
     }
 
     /// The entry as an SSE event.
@@ -133,17 +137,6 @@ impl StreamState {
     }
 }
 
-/// What the reader hands each connection.
-#[derive(Debug, Clone)]
-enum Live {
-    /// The entries of one `XREAD`.
-    Entries(Arc<[Entry]>),
-    /// The reader found that entries were trimmed before it read them:
-    /// each connection catches up from Redis on its own, which signals the
-    /// gap if it lost anything.
-    Gap,
-}
-
 /// The fan-out of one instance: cheap to clone, shared by every connection.
 #[derive(Clone)]
 pub struct Fanout {
@@ -154,10 +147,11 @@ struct Inner {
     config: Config,
     /// For `XRANGE`, `XINFO` and `XADD`; the reader has its own.
     con: MultiplexedConnection,
-    live: broadcast::Sender<Live>,
+    /// The live entries, and the last [`Config::kept_events`] of them.
+    hub: KeyedHub,
     reader: AbortHandle,
-    /// How many times a connection fell behind the live window and caught
-    /// up from Redis.
+    /// How many times a connection fell behind what the hub keeps and
+    /// caught up from Redis.
     catch_ups: AtomicU64,
 }
 
@@ -189,13 +183,19 @@ impl Fanout {
         let mut con = connect(&client, Duration::from_secs(5)).await?;
         require_redis_7(&mut con).await?;
         let from = stream_state(&mut con, &config.stream).await?.last_generated;
-        let (live, _) = broadcast::channel(config.live_capacity.max(1));
-        let reader = tokio::spawn(read_loop(client, config.clone(), live.clone(), from));
+        let hub = KeyedHub::new(
+            HubConfig::default()
+                .max_events(config.kept_events)
+                .max_bytes(config.kept_bytes),
+        );
+        // Before any client: every entry after `from` is published to it.
+        hub.follow(&config.stream, from.position());
+        let reader = tokio::spawn(read_loop(client, config.clone(), hub.clone(), from));
         Ok(Fanout {
             inner: Arc::new(Inner {
                 config,
                 con,
-                live,
+                hub,
                 reader: reader.abort_handle(),
                 catch_ups: AtomicU64::new(0),
             }),
@@ -207,10 +207,22 @@ impl Fanout {
         &self.inner.config
     }
 
-    /// How many times a connection fell behind the live window (or the
-    /// reader found a gap) and caught up from Redis.
+    /// How many times a connection fell behind what the instance keeps in
+    /// memory (or the reader found a gap) and caught up from Redis.
     pub fn catch_ups(&self) -> u64 {
         self.inner.catch_ups.load(Ordering::Relaxed)
+    }
+
+    /// The ID of the last entry this instance has read from Redis and sent
+    /// to its clients (or where it started reading).
+    pub fn read_up_to(&self) -> EntryId {
+        EntryId::from_position(self.inner.hub.position(&self.inner.config.stream))
+    }
+
+    /// How many connections are fed from memory (the others are catching
+    /// up from Redis, or starting).
+    pub fn live_clients(&self) -> usize {
+        self.inner.hub.subscribers(&self.inner.config.stream)
     }
 
     /// Adds an entry to the stream (`XADD`) and returns its ID.
@@ -241,6 +253,11 @@ impl Fanout {
     /// The events for one SSE connection, from just after `last_event_id`
     /// (the request's `Last-Event-ID`), or from now on when there is none.
     ///
+    /// A client whose ID is among the last [`Config::kept_events`] entries
+    /// is resumed from memory; one further back is caught up from Redis
+    /// first, and so is a client that falls that far behind while
+    /// connected.
+    ///
     /// When the ID cannot be resumed exactly, the first event is the
     /// signal `event: reset`, with JSON data
     /// `{"reason": R, "last_event_id": "<the ID>"}`, and then every entry
@@ -258,147 +275,142 @@ impl Fanout {
     /// The same signal comes mid-stream when a client falls so far behind
     /// that entries it has not been sent are trimmed before it reads them.
     ///
-    /// The stream ends when a catch-up from Redis fails, or when the client
-    /// has read nothing for [`Config::send_timeout`]; the client then
+    /// An entry whose event type the encoder refuses (written into Redis by
+    /// another program) is skipped, by every instance alike.
+    ///
+    /// The stream ends when a catch-up from Redis fails; the client then
     /// reconnects with its last ID, to this instance or another, and loses
     /// nothing. While Redis is away, a client already on the live feed just
-    /// waits (with keep-alives) for the reader to reconnect.
+    /// waits (with keep-alives) for the reader to reconnect. A client that
+    /// reads nothing is the server's to drop (`ServerConfig::write_timeout`).
     pub fn subscribe(&self, last_event_id: Option<&str>) -> Subscription {
-        let (tx, rx) = mpsc::channel(self.inner.config.client_queue.max(1));
-        // Subscribe before reading where the stream stands, so that every
-        // entry added after that reading also comes through `live`.
-        let live = self.inner.live.subscribe();
+        let mut ready = VecDeque::new();
+        if let Some(retry) = self.inner.config.retry {
+            ready.extend(encode(&ServerEvent::new().retry(retry)));
+        }
         let fanout = self.clone();
         let last_event_id = last_event_id.map(str::to_owned);
-        let task = tokio::spawn(async move {
-            if let Err(e) = fanout.feed(last_event_id, live, &tx).await {
-                eprintln!("redis-fanout: a client's stream ends: {e}");
-            }
-        });
         Subscription {
-            events: rx,
-            task: task.abort_handle(),
+            fanout: self.clone(),
+            ready,
+            live: None,
+            work: Some(Box::pin(fanout.start_feed(last_event_id))),
         }
     }
 
-    /// Sends one client its events until it goes away or Redis fails.
-    async fn feed(
-        &self,
-        last_event_id: Option<String>,
-        mut live: broadcast::Receiver<Live>,
-        tx: &mpsc::Sender<ServerEvent>,
-    ) -> RedisResult<()> {
-        let config = &self.inner.config;
-        let send = |event: ServerEvent| async move {
-            // A client that reads nothing for this long is let go.
-            matches!(
-                tokio::time::timeout(config.send_timeout, tx.send(event)).await,
-                Ok(Ok(()))
-            )
+    /// Where a new connection starts: from memory when the hub holds
+    /// everything after its ID, else from Redis.
+    async fn start_feed(self, last_event_id: Option<String>) -> RedisResult<Step> {
+        let hub = &self.inner.hub;
+        let stream = &self.inner.config.stream;
+        let Some(sent) = last_event_id else {
+            return Ok(Step::live(hub.subscribe(stream, None)));
         };
-        if let Some(retry) = config.retry {
-            if !send(ServerEvent::new().retry(retry)).await {
-                return Ok(());
+        let parsed = sent.parse::<EntryId>().ok();
+        if let Some(id) = parsed.filter(|id| id.position() <= hub.position(stream)) {
+            let sub = hub.subscribe(stream, Some(id.position()));
+            if sub.outcome() != Resume::Behind {
+                return Ok(Step::live(sub));
             }
+            return self.catch_up(id, Vec::new()).await;
         }
-        let mut con = self.inner.con.clone();
-        let state = stream_state(&mut con, &config.stream).await?;
-        let mut last = match last_event_id {
-            None => state.last_generated,
-            Some(sent) => match sent.parse::<EntryId>() {
-                // Whether entries after it were trimmed is checked with each
-                // page of the catch-up.
-                Ok(id) if id <= state.last_generated => id,
-                _ => {
-                    let from = state.resume_point();
-                    if !send(reset_event("unknown", &sent, from)).await {
-                        return Ok(());
-                    }
-                    from
-                }
-            },
-        };
-        let Some(caught_up) = self.catch_up(&mut con, last, &send).await? else {
-            return Ok(());
-        };
-        last = caught_up;
-        loop {
-            let item = tokio::select! {
-                () = tx.closed() => return Ok(()),
-                item = live.recv() => item,
-            };
-            match item {
-                Ok(Live::Entries(batch)) => {
-                    for entry in batch.iter() {
-                        if entry.id <= last {
-                            continue; // sent already, by the catch-up
-                        }
-                        if !send(entry.to_event()).await {
-                            return Ok(());
-                        }
-                        last = entry.id;
-                    }
-                }
-                Ok(Live::Gap) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                    // Behind the live window: read the rest from Redis.
-                    self.inner.catch_ups.fetch_add(1, Ordering::Relaxed);
-                    match self.catch_up(&mut con, last, &send).await? {
-                        Some(l) => last = l,
-                        None => return Ok(()),
-                    }
-                }
-                Err(broadcast::error::RecvError::Closed) => return Ok(()),
-            }
-        }
-    }
-
-    /// Sends every entry after `after` that Redis has, page by page, and
-    /// returns the last ID sent (`None` when the client went away). Each
-    /// page is read in one transaction with `XINFO STREAM`, so that a trim
-    /// that passes the cursor between pages is seen and signalled.
-    async fn catch_up<F, Fut>(
-        &self,
-        con: &mut MultiplexedConnection,
-        after: EntryId,
-        send: &F,
-    ) -> RedisResult<Option<EntryId>>
-    where
-        F: Fn(ServerEvent) -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        let config = &self.inner.config;
-        let mut last = after;
-        loop {
-            let (state, page) = state_and_page(con, &config.stream, last, config.batch).await?;
-            if state.lost_after(last) {
+        // Not an ID, or one the reader has not seen yet: ask Redis.
+        let state = stream_state(&mut self.inner.con.clone(), stream).await?;
+        match parsed {
+            Some(id) if id <= state.last_generated => self.catch_up(id, Vec::new()).await,
+            _ => {
                 let from = state.resume_point();
-                if !send(reset_event("trimmed", &last.to_string(), from)).await {
-                    return Ok(None);
-                }
-                // The page starts after `last`, so at the oldest entry kept:
-                // just after `from`.
-                last = from;
+                let reset = encode(&reset_event("unknown", &sent, from));
+                self.catch_up(from, reset.into_iter().collect()).await
             }
-            let n = page.ids.len();
-            for raw in &page.ids {
-                let Some(entry) = Entry::from_redis(raw) else {
-                    continue;
-                };
-                if entry.id <= last {
-                    continue;
-                }
-                if !send(entry.to_event()).await {
-                    return Ok(None);
-                }
+        }
+    }
+
+    /// Reads one page of entries after `after` from Redis (with the check
+    /// that none after it were trimmed, in the same transaction), after
+    /// the events in `events`; then, when the page was the last, joins the
+    /// hub after the last entry read.
+    async fn catch_up(&self, after: EntryId, mut events: Vec<Encoded>) -> RedisResult<Step> {
+        let config = &self.inner.config;
+        let mut con = self.inner.con.clone();
+        let mut last = after;
+        let (state, page) = state_and_page(&mut con, &config.stream, last, config.batch).await?;
+        if state.lost_after(last) {
+            let from = state.resume_point();
+            events.extend(encode(&reset_event("trimmed", &last.to_string(), from)));
+            // The page starts after `last`, so at the oldest entry kept:
+            // just after `from`.
+            last = from;
+        }
+        for raw in &page.ids {
+            if let Some(entry) = Entry::from_redis(raw).filter(|e| e.id > last) {
+                events.extend(entry.encode());
                 last = entry.id;
             }
-            if n < config.batch {
-                return Ok(Some(last));
+        }
+        // Go on after the page, even past entries that did not parse.
+        if let Some(id) = page.ids.last().and_then(|raw| raw.id.parse().ok()) {
+            last = last.max(id);
+        }
+        if page.ids.len() >= config.batch {
+            return Ok(Step::more(events, last));
+        }
+        let sub = self
+            .inner
+            .hub
+            .subscribe(&config.stream, Some(last.position()));
+        if sub.outcome() == Resume::Behind {
+            // The hub moved on past `last` meanwhile (or found a gap):
+            // read on from Redis, after a pause if there was nothing new.
+            if page.ids.is_empty() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            // Go on after the page, even past entries that did not parse.
-            if let Some(id) = page.ids.last().and_then(|raw| raw.id.parse().ok()) {
-                last = last.max(id);
-            }
+            return Ok(Step::more(events, last));
+        }
+        Ok(Step {
+            events,
+            next: Next::Live(sub),
+        })
+    }
+}
+
+/// What one step of a connection's catch-up made.
+struct Step {
+    /// The events to send, in order.
+    events: Vec<Encoded>,
+    next: Next,
+}
+
+enum Next {
+    /// Go on from the hub.
+    Live(hub::Subscription),
+    /// Read on from Redis after this ID.
+    More(EntryId),
+}
+
+impl Step {
+    fn live(sub: hub::Subscription) -> Step {
+        Step {
+            events: Vec::new(),
+            next: Next::Live(sub),
+        }
+    }
+
+    fn more(events: Vec<Encoded>, after: EntryId) -> Step {
+        Step {
+            events,
+            next: Next::More(after),
+        }
+    }
+}
+
+/// Encodes an event, or says why it is skipped.
+fn encode(event: &ServerEvent) -> Option<Encoded> {
+    match Encoded::new(event) {
+        Ok(encoded) => Some(encoded),
+        Err(e) => {
+            eprintln!("redis-fanout: an entry is skipped: {e}");
+            None
         }
     }
 }
@@ -499,14 +511,9 @@ async fn state_and_page(
 }
 
 /// The instance's one reader: `XREAD BLOCK` from the last entry read, each
-/// batch sent to every connection. Reconnects on failure, from where it
+/// entry published to the hub. Reconnects on failure, from where it
 /// stopped.
-async fn read_loop(
-    client: redis::Client,
-    config: Config,
-    live: broadcast::Sender<Live>,
-    mut last: EntryId,
-) {
+async fn read_loop(client: redis::Client, config: Config, hub: KeyedHub, mut last: EntryId) {
     let mut con = None;
     // Whether the reader may have been passed by a trim: after a reconnect,
     // and after a full batch (it is behind).
@@ -529,8 +536,11 @@ async fn read_loop(
         if check {
             match stream_state(c, &config.stream).await {
                 Ok(state) if state.lost_after(last) => {
-                    let _ = live.send(Live::Gap);
+                    // Entries were trimmed before the reader read them:
+                    // every connection catches up from Redis on its own,
+                    // which signals the gap to those that lost anything.
                     last = state.resume_point();
+                    hub.follow(&config.stream, last.position());
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -556,14 +566,14 @@ async fn read_loop(
             Ok(Some(reply)) => {
                 let raw: Vec<&StreamId> = reply.keys.iter().flat_map(|k| k.ids.iter()).collect();
                 check = raw.len() >= config.batch;
-                let entries: Vec<Entry> = raw.iter().filter_map(|r| Entry::from_redis(r)).collect();
+                for entry in raw.iter().filter_map(|r| Entry::from_redis(r)) {
+                    if let Some(event) = entry.encode() {
+                        hub.publish_encoded(&config.stream, entry.id.position(), event);
+                    }
+                }
                 // Go on after the batch, even past entries that did not parse.
                 if let Some(id) = raw.last().and_then(|r| r.id.parse().ok()) {
                     last = last.max(id);
-                }
-                if !entries.is_empty() {
-                    // No receivers is fine: no client right now.
-                    let _ = live.send(Live::Entries(entries.into()));
                 }
             }
             Ok(None) => {} // BLOCK timed out: nothing new
@@ -577,26 +587,74 @@ async fn read_loop(
 }
 
 /// The events of one SSE connection: a `Stream` for
-/// [`SseBody`](sse_proto::adapter::body::SseBody). Dropping it stops the
-/// task that feeds it.
+/// [`SseBody`](sse_proto::adapter::body::SseBody), from Redis while it
+/// catches up and from the instance's hub after that.
 pub struct Subscription {
-    events: mpsc::Receiver<ServerEvent>,
-    task: AbortHandle,
+    fanout: Fanout,
+    /// Events read from Redis, not sent yet.
+    ready: VecDeque<Encoded>,
+    /// The hub's subscription, once caught up.
+    live: Option<hub::Subscription>,
+    /// The catch-up step under way.
+    work: Option<Work>,
 }
 
-impl Stream for Subscription {
-    type Item = ServerEvent;
+type Work = Pin<Box<dyn Future<Output = RedisResult<Step>> + Send>>;
 
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<ServerEvent>> {
-        self.events.poll_recv(cx)
+impl Subscription {
+    /// The next page from Redis, after `after`.
+    fn catch_up(&mut self, after: EntryId) {
+        let fanout = self.fanout.clone();
+        self.work = Some(Box::pin(
+            async move { fanout.catch_up(after, Vec::new()).await },
+        ));
     }
 }
 
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        self.task.abort();
+impl Stream for Subscription {
+    type Item = Encoded;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Encoded>> {
+        let this = &mut *self;
+        loop {
+            if let Some(event) = this.ready.pop_front() {
+                return Poll::Ready(Some(event));
+            }
+            if let Some(live) = &mut this.live {
+                match Pin::new(&mut *live).poll_next(cx) {
+                    Poll::Ready(Some(event)) => return Poll::Ready(Some(event)),
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(None) => {
+                        // Closed (the instance is going away), or behind
+                        // what the hub keeps: catch up from Redis.
+                        let Some(after) = live.behind() else {
+                            return Poll::Ready(None);
+                        };
+                        this.live = None;
+                        this.fanout.inner.catch_ups.fetch_add(1, Ordering::Relaxed);
+                        this.catch_up(EntryId::from_position(after));
+                    }
+                }
+            }
+            let Some(work) = &mut this.work else {
+                return Poll::Ready(None);
+            };
+            match work.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => {
+                    eprintln!("redis-fanout: a client's stream ends: {e}");
+                    this.work = None;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Ok(step)) => {
+                    this.work = None;
+                    this.ready.extend(step.events);
+                    match step.next {
+                        Next::Live(sub) => this.live = Some(sub),
+                        Next::More(after) => this.catch_up(after),
+                    }
+                }
+            }
+        }
     }
 }

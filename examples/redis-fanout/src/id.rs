@@ -17,6 +17,20 @@ impl EntryId {
     /// `0-0`: before every entry.
     pub const ZERO: EntryId = EntryId { ms: 0, seq: 0 };
 
+    /// The ID as one number in the same order, the position a
+    /// [`KeyedHub`](sse_proto::server::KeyedHub) takes: `ms << 64 | seq`.
+    pub fn position(self) -> u128 {
+        (u128::from(self.ms) << 64) | u128::from(self.seq)
+    }
+
+    /// The ID at a [`position`](Self::position).
+    pub fn from_position(position: u128) -> EntryId {
+        EntryId {
+            ms: (position >> 64) as u64,
+            seq: position as u64,
+        }
+    }
+
     /// The ID just before this one (`0-0` stays `0-0`): resuming after it
     /// starts at this one.
     pub fn pred(self) -> EntryId {
@@ -91,6 +105,13 @@ mod tests {
         assert_eq!(c.pred().to_string(), format!("1700000000000-{}", u64::MAX));
         assert_eq!(EntryId::ZERO.pred(), EntryId::ZERO);
         assert!(a.pred() < a);
+        for (x, y) in [(a, b), (b, c), (EntryId::ZERO, a), (c.pred(), c)] {
+            assert!(x.position() < y.position(), "{x} {y}");
+        }
+        for id in [a, b, c, c.pred(), EntryId::ZERO] {
+            assert_eq!(EntryId::from_position(id.position()), id);
+        }
+        assert_eq!(EntryId::ZERO.position(), 0);
         for bad in [
             "",
             "-",

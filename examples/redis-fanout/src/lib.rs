@@ -4,9 +4,10 @@
 //! `Last-Event-ID` resumes exactly where it left off.
 //!
 //! - [`Fanout`]: one `XREAD BLOCK` reader per instance, fanned out to all of
-//!   its clients; a client that connects with `Last-Event-ID` first catches
-//!   up with `XRANGE` from that ID, then joins the live feed, with no gap
-//!   and no duplicate at the seam. A client whose ID was trimmed away gets
+//!   its clients through a `sse_proto::server::KeyedHub` that keeps the
+//!   last entries in memory; a client that connects with `Last-Event-ID` is
+//!   resumed from there, or first catches up with `XRANGE` from that ID and
+//!   then joins the hub, with no gap and no duplicate at the seam. A client whose ID was trimmed away gets
 //!   the documented [`RESET_EVENT`] signal.
 //! - [`serve`]: `GET /events` and `POST /publish` over hyper, streaming or
 //!   polling per connection ([`Mode`]).

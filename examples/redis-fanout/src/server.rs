@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use sse_proto::adapter::body::{response, SseBody};
-use sse_proto::server::{last_event_id, EndAfter, WriteTimeout};
+use sse_proto::server::{last_event_id, Encoded, EndAfter, WriteTimeout};
 use sse_proto::ServerEvent;
 use tokio::net::TcpListener;
 
@@ -219,12 +219,12 @@ struct Counted {
 }
 
 impl Stream for Counted {
-    type Item = ServerEvent;
+    type Item = Encoded;
 
     fn poll_next(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<ServerEvent>> {
+    ) -> Poll<Option<Encoded>> {
         std::pin::Pin::new(&mut self.events).poll_next(cx)
     }
 }

@@ -411,7 +411,12 @@ async fn publish_then_trim(
 async fn a_trimmed_id_gets_the_reset_signal_then_what_is_left() {
     let redis = redis();
     let stream = key("trimmed");
-    let (fanout, url) = in_process(&redis, Config::new(&stream), ServerConfig::default()).await;
+    // Two entries kept in memory: the client's ID is resumed from Redis.
+    let config = Config {
+        kept_events: 2,
+        ..Config::new(&stream)
+    };
+    let (fanout, url) = in_process(&redis, config, ServerConfig::default()).await;
     let ids = publish_then_trim(&redis, &fanout, &stream, 10, 3).await;
 
     // Read up to e1; e2 to e6 are gone.
@@ -432,6 +437,83 @@ async fn a_trimmed_id_gets_the_reset_signal_then_what_is_left() {
     // An ID still in the stream resumes exactly, with no signal.
     let got = first_events(&url, Some(&ids[7].to_string()), 2).await;
     assert_eq!(got[0], ("message".into(), ids[8].to_string(), "e8".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server (Debian package redis-server) or REDIS_URL; CI runs it with --ignored"]
+async fn an_entry_whose_event_type_cannot_be_sent_is_skipped_live_and_from_redis() {
+    let redis = redis();
+    let stream = key("poison");
+    // One entry kept in memory: the resuming client reads from Redis.
+    let config = Config {
+        kept_events: 1,
+        ..Config::new(&stream)
+    };
+    let (fanout, url) = in_process(&redis, config, ServerConfig::default()).await;
+    let live = {
+        let url = url.clone();
+        tokio::spawn(async move { first_events(&url, None, 2).await })
+    };
+    let subscribed = async {
+        while fanout.live_clients() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(BOUND, subscribed)
+        .await
+        .expect("the live client subscribes");
+    let client = redis::Client::open(redis.url.as_str()).expect("URL");
+    let mut con = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis");
+    let mut ids = Vec::new();
+    for (event, data) in [("ok", "a"), ("bad\ntype", "b"), ("ok", "c")] {
+        let id: String = redis::cmd("XADD")
+            .arg(&stream)
+            .arg("*")
+            .arg("data")
+            .arg(data)
+            .arg("event")
+            .arg(event)
+            .query_async(&mut con)
+            .await
+            .expect("XADD");
+        ids.push(id);
+    }
+    let want = vec![
+        ("ok".to_string(), ids[0].clone(), "a".to_string()),
+        ("ok".to_string(), ids[2].clone(), "c".to_string()),
+    ];
+    let got = tokio::time::timeout(BOUND, live)
+        .await
+        .expect("within the bound")
+        .expect("the live client");
+    assert_eq!(got, want, "live");
+    let got = first_events(&url, Some("0-0"), 2).await;
+    assert_eq!(got, want, "from Redis");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server (Debian package redis-server) or REDIS_URL; CI runs it with --ignored"]
+async fn an_id_the_instance_still_holds_resumes_from_memory_what_redis_trimmed() {
+    let redis = redis();
+    let stream = key("kept");
+    let (fanout, url) = in_process(&redis, Config::new(&stream), ServerConfig::default()).await;
+    let ids = publish_then_trim(&redis, &fanout, &stream, 10, 3).await;
+    let read = async {
+        while fanout.read_up_to() < ids[9] {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(BOUND, read)
+        .await
+        .expect("the reader reads the 10 entries");
+    // Redis kept e7 to e9; the instance kept all ten, and loses nothing.
+    let got = first_events(&url, Some(&ids[1].to_string()), 8).await;
+    assert_eq!(ids_and_data(&got), numbered(&ids, 2..10));
+    assert!(got.iter().all(|(ty, _, _)| ty == "message"), "no signal");
+    assert_eq!(fanout.catch_ups(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -470,11 +552,10 @@ async fn an_unknown_id_gets_the_reset_signal_then_everything() {
 async fn a_client_that_lags_behind_the_live_feed_loses_nothing() {
     let redis = redis();
     let stream = key("lag");
-    // A live window of one batch and a queue of one event: a slow client
-    // is soon behind, and must catch up from Redis.
+    // Two entries kept in memory: a slow client is soon behind, and must
+    // catch up from Redis.
     let config = Config {
-        live_capacity: 1,
-        client_queue: 1,
+        kept_events: 2,
         batch: 8,
         ..Config::new(&stream)
     };
@@ -522,7 +603,7 @@ async fn a_client_that_lags_behind_the_live_feed_loses_nothing() {
     assert!(got == want, "events lost, repeated or out of order");
     assert!(
         fanout.catch_ups() > 0,
-        "the client fell behind the live window at least once"
+        "the client fell behind what the instance keeps at least once"
     );
 }
 
@@ -606,7 +687,11 @@ async fn a_polling_client_moves_past_the_reset_signal() {
         keep_alive: None,
         ..ServerConfig::default()
     };
-    let (fanout, url) = in_process(&redis, Config::new(&stream), server).await;
+    let config = Config {
+        kept_events: 1,
+        ..Config::new(&stream)
+    };
+    let (fanout, url) = in_process(&redis, config, server).await;
     let ids = publish_then_trim(&redis, &fanout, &stream, 5, 2).await;
     let got = first_events(&url, Some(&ids[0].to_string()), 3).await;
     assert_eq!(got[0].0, RESET_EVENT);

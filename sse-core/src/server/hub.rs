@@ -608,18 +608,22 @@ impl KeyedHub {
         position: u128,
         event: ServerEvent,
     ) -> Result<bool, EncodeError> {
+        Ok(self.publish_encoded(stream, position, Encoded::new(&event)?))
+    }
+
+    /// As [`publish`](KeyedHub::publish), for an event encoded already.
+    pub fn publish_encoded(&self, stream: &str, position: u128, event: Encoded) -> bool {
         let config = &self.hub.shared.config;
         let wakers = self.hub.with_live(stream, |_, log| {
             if position <= log.last_key {
-                return Ok(None);
+                return None;
             }
-            let event = Encoded::new(&event)?;
             log.last_key = position;
-            Ok::<_, EncodeError>(Some(log.push(position, event, config)))
-        })?;
+            Some(log.push(position, event, config))
+        });
         let published = wakers.is_some();
         wakers.into_iter().flatten().for_each(Waker::wake);
-        Ok(published)
+        published
     }
 
     /// A subscription to `stream` for a client that has every event up to

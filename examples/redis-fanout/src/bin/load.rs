@@ -172,8 +172,11 @@ async fn run(redis: &str, clients: usize, events: usize, rate: u64) -> Result<St
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let connected_in = connect_started.elapsed();
-    // Let every subscription reach the live feed before the first event.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every subscription on the live feed before the first event (bounded
+    // by the run's timeout).
+    while fanout.live_clients() < clients && !tasks.iter().any(|t| t.is_finished()) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     let every = Duration::from_secs_f64(1.0 / rate as f64);
     let publish_started = Instant::now();
