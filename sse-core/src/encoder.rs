@@ -163,10 +163,42 @@ impl<'a> From<&EventRef<'a>> for Parts<'a> {
 /// `memchr2` (event types and ids are nearly always this short).
 const SHORT: usize = 24;
 
+/// Whether `value` may hold a byte below 14, which every CR (13), LF (10)
+/// and NUL is: `false` proves it holds none. Eight bytes at a time, the
+/// last word overlapping the one before it; bytes 1 to 9, 11 and 12 (a tab)
+/// may give a `true` that the exact search then clears.
+#[inline]
+fn may_break(value: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte below 14 is one whose high bit the subtraction sets while it
+    // was clear in the byte (the classic has-less-than test).
+    let below = |w: u64| w.wrapping_sub(ONES * 14) & !w & HIGH != 0;
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&value[at..at + 8]);
+        u64::from_ne_bytes(w)
+    };
+    if value.len() < 8 {
+        return value.iter().any(|&b| b < 14);
+    }
+    let mut at = 0;
+    while at + 8 < value.len() {
+        if below(word(at)) {
+            return true;
+        }
+        at += 8;
+    }
+    below(word(value.len() - 8))
+}
+
 /// The index of the first CR or LF in `value`.
 #[inline]
 fn find_break(value: &[u8]) -> Option<usize> {
     if value.len() < SHORT {
+        if !may_break(value) {
+            return None;
+        }
         value.iter().position(|&b| b == b'\r' || b == b'\n')
     } else {
         memchr::memchr2(b'\r', b'\n', value)
@@ -184,7 +216,7 @@ fn single_line(part: Line, value: &[u8]) -> Result<(), EncodeError> {
 /// Checks an id: one line, and no NUL.
 #[inline]
 fn check_id(id: &[u8]) -> Result<(), EncodeError> {
-    if id.len() < SHORT && !id.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
+    if id.len() < SHORT && !may_break(id) {
         return Ok(());
     }
     single_line(Line::Id, id)?;
@@ -824,6 +856,21 @@ mod tests {
 
     extern crate std;
     use std::string::String;
+
+    #[test]
+    fn may_break_is_false_only_without_a_byte_below_14() {
+        for len in 0..SHORT + 8 {
+            let plain = [b'a'; 40];
+            assert!(!may_break(&plain[..len]), "{len}");
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut v = plain;
+                    v[at] = b;
+                    assert_eq!(may_break(&v[..len]), b < 14, "len {len}, byte {b} at {at}");
+                }
+            }
+        }
+    }
 
     fn text(event: EventRef<'_>) -> String {
         let mut buf = [0u8; 256];
