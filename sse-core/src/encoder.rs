@@ -791,31 +791,22 @@ mod owned {
             Ok(())
         }
 
-        /// Appends the event to `buf`, as [`encode_to`] does, but into
-        /// room made first (the block of a body has it): the bytes are
-        /// written with the position in a register, not in the `BytesMut`.
-        /// The room is guessed from the data's length; data of more lines
-        /// than it holds is written again by [`encode_to`].
+        /// Checks the event and writes it at the start of `dst`, as
+        /// [`encode_to`] would, when it fits: the bytes written, or `None`
+        /// when `dst` is too short (its bytes are then of no use). The body
+        /// writes into room it zeroed once per block, guessed from
+        /// [`size_hint`](Self::size_hint), with the position in a register.
         #[cfg(feature = "server")]
-        pub(crate) fn append_to(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        pub(crate) fn write_into(&self, dst: &mut [u8]) -> Result<Option<usize>, EncodeError> {
             let parts = self.parts();
-            let fixed = super::check(&parts)?;
-            let data = parts.data.map_or(0, |d| d.len() + d.len() / 4 + 8);
-            let start = buf.len();
-            buf.resize(start + fixed + data, 0);
+            super::check(&parts)?;
             let mut out = super::TryOut {
-                buf: &mut buf[start..],
+                buf: dst,
                 pos: 0,
                 full: false,
             };
             write(&parts, &mut out);
-            if !out.full {
-                let end = start + out.pos;
-                buf.truncate(end);
-                return Ok(());
-            }
-            buf.truncate(start);
-            write_to(&parts, buf).map(drop)
+            Ok((!out.full).then_some(out.pos))
         }
 
         /// The data, as it is: a `String` becomes `Bytes` without a copy.
@@ -1065,33 +1056,38 @@ mod tests {
         }
     }
 
-    /// The body's `append_to` writes into room guessed from the data's
-    /// length and starts over with `encode_to` when there are more lines
-    /// than the guess holds: the same bytes either way, after what the
-    /// buffer held, and nothing at a refusal.
+    /// The body's `write_into` writes what `to_bytes` does when it fits,
+    /// says so when it does not (the body then uses `encode_to`), and
+    /// writes nothing at a refusal.
     #[cfg(feature = "server")]
     #[test]
-    fn append_to_writes_what_to_bytes_writes_whatever_the_lines() {
+    fn write_into_writes_what_to_bytes_writes_or_says_it_did_not_fit() {
         let many = "\r\n".repeat(100);
         let datas = ["", "one line", "a\nb\r\nc\rd", &many, &"x\n".repeat(40)];
         for data in datas {
             let event = ServerEvent::new().event("t").id("7").data(data);
-            let mut buf = bytes::BytesMut::from(&b"before"[..]);
-            event.append_to(&mut buf).expect("valid");
             let want = event.to_bytes().expect("valid");
-            assert_eq!(&buf[..6], b"before");
-            assert_eq!(&buf[6..], &want[..], "{data:?}");
+            // Room to spare, exactly enough, one byte short.
+            let mut room = std::vec![b'?'; want.len() + 10];
+            let n = event.write_into(&mut room).expect("valid");
+            assert_eq!(n, Some(want.len()), "{data:?}");
+            assert_eq!(&room[..want.len()], &want[..], "{data:?}");
+            assert!(room[want.len()..].iter().all(|&b| b == b'?'), "{data:?}");
+            let n = event.write_into(&mut room[..want.len()]).expect("valid");
+            assert_eq!(n, Some(want.len()), "{data:?}");
+            let short = event.write_into(&mut room[..want.len() - 1]);
+            assert_eq!(short, Ok(None), "{data:?}");
         }
         let bad = ServerEvent::new().id("a\nb").data(many.as_str());
-        let mut buf = bytes::BytesMut::from(&b"before"[..]);
+        let mut room = std::vec![b'?'; 1024];
         assert_eq!(
-            bad.append_to(&mut buf),
+            bad.write_into(&mut room),
             Err(EncodeError::LineBreak {
                 part: Line::Id,
                 at: 1
             })
         );
-        assert_eq!(&buf[..], b"before");
+        assert!(room.iter().all(|&b| b == b'?'), "nothing written");
     }
 
     /// `ServerEvent::to_bytes` and the body adapter reserve `size_hint`

@@ -73,7 +73,7 @@ pub struct SseBody<S> {
     keep_alive: Option<(Duration, Pin<Box<Sleep>>)>,
     /// Events are written here and split off as frames: one allocation
     /// serves many small events, and is reused once hyper has sent them.
-    buf: BytesMut,
+    block: Block,
     ending: Option<Ending>,
     /// The error to end with, once the events before it are sent.
     failed: Option<BodyError>,
@@ -208,7 +208,7 @@ impl<S> SseBody<S> {
         SseBody {
             events: Box::pin(events),
             keep_alive: interval.map(|d| (d, Box::pin(tokio::time::sleep(d)))),
-            buf: BytesMut::new(),
+            block: Block::default(),
             ending: None,
             failed: None,
             carry: None,
@@ -259,22 +259,22 @@ impl<S> SseBody<S> {
     fn write(&mut self, event: ServerEvent) -> bool {
         if event.is_long_line(SHARE_DATA) {
             // Its fields end this frame; the line is the next, not copied.
-            if self.buf.capacity() - self.buf.len() < SHARE {
-                self.buf.reserve(BLOCK);
-            }
-            match event.write_fields_to(&mut self.buf) {
+            self.block.room(SHARE);
+            match self.block.append(|buf| event.write_fields_to(buf)) {
                 Ok(()) => self.shared = Some(event.into_data()),
                 Err(e) => self.failed = Some(BodyError::Encode(e)),
             }
             return true;
         }
-        let hint = event.size_hint();
-        if self.buf.capacity() - self.buf.len() < hint {
-            // Reuses the block if every frame cut from it is gone.
-            self.buf.reserve(hint.max(BLOCK));
-        }
+        self.block.room(event.size_hint());
         // The encoder writes nothing of an event it refuses.
-        if let Err(e) = event.append_to(&mut self.buf) {
+        let written = match event.write_into(self.block.spare()) {
+            Ok(Some(n)) => Ok(self.block.advance(n)),
+            // More data lines than the room guessed: written again.
+            Ok(None) => self.block.append(|buf| event.encode_to(buf).map(drop)),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
             self.failed = Some(BodyError::Encode(e));
             return true;
         }
@@ -356,7 +356,7 @@ where
                     ..
                 })
             );
-            if this.buf.len() >= BLOCK || counted_out {
+            if this.block.written() >= BLOCK || counted_out {
                 break;
             }
             let item = match this.carry.take() {
@@ -406,14 +406,14 @@ where
                 Item::Encoded(event) if alone => held = Some(event),
                 Item::Encoded(event) => {
                     if let Some(first) = held.take() {
-                        put(&mut this.buf, first.as_bytes());
+                        this.block.put(first.as_bytes());
                     }
-                    put(&mut this.buf, event.as_bytes());
+                    this.block.put(event.as_bytes());
                     gathered = true;
                 }
                 Item::Event(event) => {
                     if let Some(first) = held.take() {
-                        put(&mut this.buf, first.as_bytes());
+                        this.block.put(first.as_bytes());
                     }
                     gathered = true;
                     if this.write(event) {
@@ -422,9 +422,9 @@ where
                 }
             }
         }
-        if gathered && !this.buf.is_empty() {
+        if gathered && this.block.written() != 0 {
             this.reset_keep_alive();
-            return Poll::Ready(Some(Ok(Frame::data(this.buf.split().freeze()))));
+            return Poll::Ready(Some(Ok(Frame::data(this.block.cut()))));
         }
         if let Some(event) = held {
             this.reset_keep_alive();
@@ -434,9 +434,7 @@ where
             return this.poll_end();
         }
         // Waiting: an idle body holds no block.
-        if this.buf.capacity() != 0 {
-            this.buf = BytesMut::new();
-        }
+        this.block.release();
         if let Some((interval, sleep)) = &mut this.keep_alive {
             if sleep.as_mut().poll(cx).is_ready() {
                 sleep.as_mut().reset(after(*interval));
@@ -460,12 +458,70 @@ where
     }
 }
 
-/// Appends `bytes` to `buf`, growing it by a block at least.
-fn put(buf: &mut BytesMut, bytes: &[u8]) {
-    if buf.capacity() - buf.len() < bytes.len() {
-        buf.reserve(bytes.len().max(BLOCK));
+/// Where a body writes events: `buf[..pos]` is written, the rest of `buf`
+/// zeroed room. The room is made (and zeroed) once per block, not once per
+/// event, and an event is written into it as a plain slice.
+#[derive(Default)]
+struct Block {
+    buf: BytesMut,
+    pos: usize,
+}
+
+impl Block {
+    /// The bytes written since the last frame was cut.
+    fn written(&self) -> usize {
+        self.pos
     }
-    buf.extend_from_slice(bytes);
+
+    /// Makes room for `n` more bytes, at least a block's: in the block
+    /// itself if every frame cut from it is gone, else in a new one.
+    fn room(&mut self, n: usize) {
+        if self.buf.len() - self.pos < n {
+            self.buf.truncate(self.pos);
+            let want = self.pos + n.max(BLOCK);
+            self.buf.reserve(want - self.pos);
+            self.buf.resize(want, 0);
+        }
+    }
+
+    /// The room after what is written.
+    fn spare(&mut self) -> &mut [u8] {
+        &mut self.buf[self.pos..]
+    }
+
+    /// Counts `n` bytes written into [`spare`](Self::spare).
+    fn advance(&mut self, n: usize) {
+        self.pos += n;
+    }
+
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]) {
+        self.room(bytes.len());
+        self.buf[self.pos..self.pos + bytes.len()].copy_from_slice(bytes);
+        self.pos += bytes.len();
+    }
+
+    /// Runs `f` to append to what is written, as a `BytesMut` that grows.
+    fn append<R>(&mut self, f: impl FnOnce(&mut BytesMut) -> R) -> R {
+        self.buf.truncate(self.pos);
+        let r = f(&mut self.buf);
+        self.pos = self.buf.len();
+        r
+    }
+
+    /// What is written, as a frame; the room after it stays.
+    fn cut(&mut self) -> Bytes {
+        let frame = self.buf.split_to(self.pos).freeze();
+        self.pos = 0;
+        frame
+    }
+
+    /// Gives the block back (an idle body holds none).
+    fn release(&mut self) {
+        if self.buf.capacity() != 0 {
+            *self = Block::default();
+        }
+    }
 }
 
 /// The instant `delay` from now, never a panic.
@@ -610,6 +666,50 @@ mod tests {
             // block plus the event that filled it.
             assert!(f.len() < BLOCK + 3 * BLOCK + 64, "{}", f.len());
         }
+    }
+
+    #[test]
+    fn the_body_sends_the_encoders_bytes_whatever_the_sizes_and_line_counts() {
+        // Data of many short lines encodes to far more than its length
+        // (`data: ` each): more than the room a block guesses for it.
+        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let mut events = Vec::new();
+        for i in 0..600 {
+            let mut data = String::new();
+            let lines = match next(4) {
+                0 => 0,
+                1 => next(4),
+                2 => next(200),
+                _ => next(3000),
+            };
+            for _ in 0..=lines {
+                data.push_str(&"x".repeat(next(3) as usize * next(40) as usize));
+                data.push_str(["\n", "\r\n", "\r"][next(3) as usize]);
+            }
+            if next(8) == 0 {
+                data.push_str(&"y".repeat(next(3 * BLOCK as u64) as usize));
+            }
+            events.push(ServerEvent::new().id(i.to_string()).data(data));
+        }
+        let want: Vec<u8> = events
+            .iter()
+            .flat_map(|e| e.to_bytes().expect("valid").to_vec())
+            .collect();
+        let got = frames(SseBody::with_keep_alive(
+            futures_util::stream::iter(events),
+            None,
+        ));
+        let got: Vec<u8> = got
+            .iter()
+            .flat_map(|f| f.as_ref().expect("a frame").to_vec())
+            .collect();
+        assert!(got == want, "the body's bytes differ from the encoder's");
     }
 
     #[test]
@@ -891,13 +991,13 @@ mod tests {
         let frame = frame.into_data().expect("data");
         assert_eq!(frame, "data: 1\n\n");
         assert!(
-            body.buf.capacity() >= BLOCK - frame.len(),
+            body.block.buf.capacity() >= BLOCK - frame.len(),
             "the frame was cut from a block: {} left",
-            body.buf.capacity()
+            body.block.buf.capacity()
         );
         let frame = http_body::Body::poll_frame(Pin::new(&mut body), &mut cx);
         assert!(frame.is_pending());
-        assert_eq!(body.buf.capacity(), 0);
+        assert_eq!(body.block.buf.capacity(), 0);
         // Encoded events ready together are copied into a block too.
         let small = Encoded::new(&ServerEvent::new().data("s")).expect("valid");
         let events = futures_util::stream::iter([small.clone(), small])
@@ -910,9 +1010,9 @@ mod tests {
         let frame = frame.into_data().expect("data");
         assert_eq!(frame, "data: s\n\ndata: s\n\n");
         assert!(
-            body.buf.capacity() >= BLOCK - frame.len(),
+            body.block.buf.capacity() >= BLOCK - frame.len(),
             "the frame was cut from a block: {} left",
-            body.buf.capacity()
+            body.block.buf.capacity()
         );
     }
 }
