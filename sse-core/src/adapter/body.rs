@@ -269,7 +269,10 @@ impl<S> SseBody<S> {
         self.block.room(event.size_hint());
         // The encoder writes nothing of an event it refuses.
         let written = match event.write_into(self.block.spare()) {
-            Ok(Some(n)) => Ok(self.block.advance(n)),
+            Ok(Some(n)) => {
+                self.block.advance(n);
+                Ok(())
+            }
             // More data lines than the room guessed: written again.
             Ok(None) => self.block.append(|buf| event.encode_to(buf).map(drop)),
             Err(e) => Err(e),
