@@ -1566,6 +1566,31 @@ mod tests {
     }
 
     #[test]
+    fn a_gap_before_any_event_and_a_follow_after_unfollowed_events_are_gaps_too() {
+        // Followed at 10, then a gap to 20 before any event: a client at 10
+        // missed 11 to 20 and must be caught up.
+        let hub = keyed(10);
+        hub.follow("s", 10);
+        let mut sub = hub.subscribe("s", Some(10));
+        hub.follow("s", 20);
+        assert!(matches!(poll_once(&mut sub), Some(None)));
+        assert_eq!(sub.behind(), Some(10));
+        assert_eq!(hub.subscribe("s", Some(10)).outcome(), Resume::Behind);
+        // Events published with no follow, then a follow: at or before the
+        // last event it changes nothing, after it it is a gap.
+        let hub = keyed(10);
+        hub.publish("s", 5, numbered(5)).unwrap();
+        let mut sub = hub.subscribe("s", Some(5));
+        hub.follow("s", 3);
+        hub.follow("s", 5);
+        assert_eq!(hub.position("s"), 5);
+        assert!(poll_once(&mut sub).is_none(), "no gap");
+        hub.follow("s", 9);
+        assert!(matches!(poll_once(&mut sub), Some(None)));
+        assert_eq!(sub.behind(), Some(5));
+    }
+
+    #[test]
     fn a_keyed_client_ahead_of_the_hub_gets_nothing_twice() {
         // A client from an instance whose reader is ahead of this one's.
         let hub = keyed(10);
