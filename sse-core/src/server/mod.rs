@@ -1,7 +1,8 @@
 //! The server's side of the protocol, in one place: reading the client's
 //! `Last-Event-ID`, the events that prime and reset a client, when a
 //! response ends on its own ([`EndAfter`]), pre-encoded events
-//! ([`Encoded`]), and a broadcast [`Hub`] that resumes clients from its log.
+//! ([`Encoded`]), and a broadcast [`Hub`] that resumes clients from its log
+//! ([`KeyedHub`] when the ids come from a durable log of the application's).
 //!
 //! The response body itself is [`crate::adapter::body::SseBody`]; with the
 //! `axum` feature it is an `IntoResponse`, and `TimeoutListener` gives
