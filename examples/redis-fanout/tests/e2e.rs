@@ -378,6 +378,15 @@ async fn first_events(url: &str, last_id: Option<&str>, n: usize) -> Vec<(String
         .expect("the events within the bound")
 }
 
+/// The configuration for `stream` with only `kept_events` entries kept in
+/// memory, so that clients further back take the path through Redis.
+fn keeping(stream: &str, kept_events: usize) -> Config {
+    Config {
+        kept_events,
+        ..Config::new(stream)
+    }
+}
+
 /// Publishes `n` events `e0`, `e1`... through `fanout`, then trims the
 /// stream to its last `keep` entries; returns the IDs.
 async fn publish_then_trim(
@@ -412,10 +421,7 @@ async fn a_trimmed_id_gets_the_reset_signal_then_what_is_left() {
     let redis = redis();
     let stream = key("trimmed");
     // Two entries kept in memory: the client's ID is resumed from Redis.
-    let config = Config {
-        kept_events: 2,
-        ..Config::new(&stream)
-    };
+    let config = keeping(&stream, 2);
     let (fanout, url) = in_process(&redis, config, ServerConfig::default()).await;
     let ids = publish_then_trim(&redis, &fanout, &stream, 10, 3).await;
 
@@ -445,10 +451,7 @@ async fn an_entry_whose_event_type_cannot_be_sent_is_skipped_live_and_from_redis
     let redis = redis();
     let stream = key("poison");
     // One entry kept in memory: the resuming client reads from Redis.
-    let config = Config {
-        kept_events: 1,
-        ..Config::new(&stream)
-    };
+    let config = keeping(&stream, 1);
     let (fanout, url) = in_process(&redis, config, ServerConfig::default()).await;
     let live = {
         let url = url.clone();
@@ -555,9 +558,8 @@ async fn a_client_that_lags_behind_the_live_feed_loses_nothing() {
     // Two entries kept in memory: a slow client is soon behind, and must
     // catch up from Redis.
     let config = Config {
-        kept_events: 2,
         batch: 8,
-        ..Config::new(&stream)
+        ..keeping(&stream, 2)
     };
     let (fanout, url) = in_process(&redis, config, ServerConfig::default()).await;
     let connector = HyperConnector::new(&format!("{url}/events")).expect("a URL");
@@ -687,10 +689,7 @@ async fn a_polling_client_moves_past_the_reset_signal() {
         keep_alive: None,
         ..ServerConfig::default()
     };
-    let config = Config {
-        kept_events: 1,
-        ..Config::new(&stream)
-    };
+    let config = keeping(&stream, 1);
     let (fanout, url) = in_process(&redis, config, server).await;
     let ids = publish_then_trim(&redis, &fanout, &stream, 5, 2).await;
     let got = first_events(&url, Some(&ids[0].to_string()), 3).await;

@@ -622,6 +622,22 @@ mod tests {
         assert_eq!(e.to_string(), "the database went away");
     }
 
+    /// The events encoded one by one, end to end.
+    fn encoded(events: &[ServerEvent]) -> Vec<u8> {
+        events
+            .iter()
+            .flat_map(|e| e.to_bytes().expect("valid").to_vec())
+            .collect()
+    }
+
+    /// The frames of a body over `events`, with no keep-alives.
+    fn frames_of(events: Vec<ServerEvent>) -> Vec<Result<Bytes, EncodeError>> {
+        frames(SseBody::with_keep_alive(
+            futures_util::stream::iter(events),
+            None,
+        ))
+    }
+
     #[test]
     fn frames_hold_whole_events_up_to_a_block_and_the_body_ends_at_a_refused_one() {
         // Sizes around and above the block, so that frames are cut from a
@@ -636,14 +652,8 @@ mod tests {
                 events.push(ServerEvent::new().event("bad\n").data("refused"));
             }
         }
-        let want: Vec<u8> = events[..101]
-            .iter()
-            .flat_map(|e| e.to_bytes().expect("valid").to_vec())
-            .collect();
-        let got = frames(SseBody::with_keep_alive(
-            futures_util::stream::iter(events),
-            None,
-        ));
+        let want = encoded(&events[..101]);
+        let got = frames_of(events);
         let (last, sent) = got.split_last().expect("frames");
         assert!(last.is_err(), "the body ends with the refusal");
         let sent: Vec<&Bytes> = sent.iter().map(|f| f.as_ref().expect("a frame")).collect();
@@ -700,15 +710,8 @@ mod tests {
             }
             events.push(ServerEvent::new().id(i.to_string()).data(data));
         }
-        let want: Vec<u8> = events
-            .iter()
-            .flat_map(|e| e.to_bytes().expect("valid").to_vec())
-            .collect();
-        let got = frames(SseBody::with_keep_alive(
-            futures_util::stream::iter(events),
-            None,
-        ));
-        let got: Vec<u8> = got
+        let want = encoded(&events);
+        let got: Vec<u8> = frames_of(events)
             .iter()
             .flat_map(|f| f.as_ref().expect("a frame").to_vec())
             .collect();

@@ -448,17 +448,7 @@ impl Hub {
                 // Only a keyed hub's outcome, never made above.
                 Resume::Behind => (now, None),
             };
-            Subscription {
-                hub,
-                topic: topic.clone(),
-                cursor,
-                outcome,
-                epoch,
-                ready: VecDeque::new(),
-                first,
-                waiting: None,
-                keyed: None,
-            }
+            Subscription::new(hub, topic, cursor, outcome, epoch, first, None)
         })
     }
 
@@ -651,20 +641,11 @@ impl KeyedHub {
                     }
                 }
             };
-            Subscription {
-                hub,
-                topic: topic.clone(),
-                cursor,
-                outcome,
-                epoch,
-                ready: VecDeque::new(),
-                first: None,
-                waiting: None,
-                keyed: Some(Keyed {
-                    after: position,
-                    behind: (outcome == Resume::Behind).then_some(position),
-                }),
-            }
+            let keyed = Keyed {
+                after: position,
+                behind: (outcome == Resume::Behind).then_some(position),
+            };
+            Subscription::new(hub, topic, cursor, outcome, epoch, None, Some(keyed))
         })
     }
 
@@ -761,6 +742,28 @@ impl fmt::Debug for Subscription {
 }
 
 impl Subscription {
+    fn new(
+        hub: Weak<Shared>,
+        topic: &Arc<Topic>,
+        cursor: u64,
+        outcome: Resume,
+        epoch: u64,
+        first: Option<Encoded>,
+        keyed: Option<Keyed>,
+    ) -> Self {
+        Subscription {
+            hub,
+            topic: topic.clone(),
+            cursor,
+            outcome,
+            epoch,
+            ready: VecDeque::new(),
+            first,
+            waiting: None,
+            keyed,
+        }
+    }
+
     /// What the hub made of the client's `Last-Event-ID` (or, from a
     /// [`KeyedHub`], of its position).
     pub fn outcome(&self) -> Resume {
