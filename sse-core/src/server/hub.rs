@@ -1619,7 +1619,11 @@ mod tests {
         // Never followed nor published to: forgotten with its subscriber.
         drop(hub.subscribe("t", Some(7)));
         assert_eq!(hub.position("t"), 0);
+        assert_eq!(hub.subscribers("s"), 0);
         let mut sub = hub.subscribe("s", Some(7));
+        let other = hub.subscribe("s", None);
+        assert_eq!(hub.subscribers("s"), 2);
+        drop(other);
         assert_eq!(hub.subscribers("s"), 1);
         hub.close("s");
         assert!(matches!(poll_once(&mut sub), Some(None)));
