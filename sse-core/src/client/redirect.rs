@@ -124,3 +124,197 @@ pub(crate) fn parse_url(url: &str) -> Result<Url, Error> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ErrorKind;
+    use std::string::ToString;
+
+    fn request(method: Method, body: &'static str) -> Request {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer t"));
+        headers.insert(COOKIE, HeaderValue::from_static("session=1"));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert("last-event-id", HeaderValue::from_static("7"));
+        Request {
+            method,
+            headers,
+            body: Bytes::from_static(body.as_bytes()),
+            attempt: 1,
+        }
+    }
+
+    fn start(url: &str, method: Method) -> (Redirects, Hop) {
+        let url = parse_url(url).unwrap();
+        Redirects::start(&url, &request(method, "{}"))
+    }
+
+    fn location(to: &'static str) -> HeaderValue {
+        HeaderValue::from_static(to)
+    }
+
+    #[test]
+    fn the_first_hop_is_the_request_as_given() {
+        let (_, hop) = start("http://a.test/events", Method::POST);
+        assert_eq!(hop.url.as_str(), "http://a.test/events");
+        assert_eq!(hop.method, Method::POST);
+        assert_eq!(hop.body, "{}");
+        assert_eq!(hop.headers, request(Method::POST, "{}").headers);
+    }
+
+    #[test]
+    fn only_301_302_303_307_and_308_are_followed() {
+        for status in [200, 204, 300, 304, 305, 306, 400, 503] {
+            let (mut redirects, mut hop) = start("http://a.test/", Method::GET);
+            let to = location("/b");
+            assert!(!redirects.follow(&mut hop, status, Some(&to)).unwrap());
+            assert_eq!(hop.url.as_str(), "http://a.test/", "{status}");
+        }
+        for status in [301, 302, 303, 307, 308] {
+            let (mut redirects, mut hop) = start("http://a.test/", Method::GET);
+            let to = location("/b");
+            assert!(redirects.follow(&mut hop, status, Some(&to)).unwrap());
+            assert_eq!(hop.url.as_str(), "http://a.test/b", "{status}");
+        }
+    }
+
+    #[test]
+    fn ten_redirects_are_followed_and_the_eleventh_is_a_fatal_error() {
+        let (mut redirects, mut hop) = start("http://a.test/0", Method::GET);
+        for n in 1..=MAX_REDIRECTS {
+            let to = HeaderValue::from_str(&format!("/{n}")).unwrap();
+            assert!(redirects.follow(&mut hop, 302, Some(&to)).unwrap(), "{n}");
+        }
+        assert_eq!(hop.url.as_str(), "http://a.test/10");
+        let to = location("/11");
+        let error = redirects.follow(&mut hop, 302, Some(&to)).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Redirect);
+        assert!(error.is_fatal());
+        assert_eq!(
+            error.report().to_string(),
+            "too many redirects: more than 10 redirects from http://a.test/0"
+        );
+    }
+
+    #[test]
+    fn a_missing_unparsable_or_non_http_location_is_a_fatal_error() {
+        let bad = [
+            None,
+            Some(HeaderValue::from_bytes(b"/caf\xe9").unwrap()),
+            Some(location("http://[::1")),
+            Some(location("ftp://a.test/file")),
+            Some(location("file:///etc/passwd")),
+        ];
+        for to in bad {
+            let (mut redirects, mut hop) = start("http://a.test/", Method::GET);
+            let error = redirects.follow(&mut hop, 307, to.as_ref()).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::Redirect, "{to:?}");
+        }
+        // An https location is fine.
+        let (mut redirects, mut hop) = start("http://a.test/", Method::GET);
+        let to = location("https://a.test/");
+        assert!(redirects.follow(&mut hop, 307, Some(&to)).unwrap());
+    }
+
+    #[test]
+    fn a_redirect_back_to_a_url_seen_is_a_loop() {
+        let (mut redirects, mut hop) = start("http://a.test/a", Method::GET);
+        let to_b = location("/b");
+        assert!(redirects.follow(&mut hop, 302, Some(&to_b)).unwrap());
+        let to_a = location("/a");
+        let error = redirects.follow(&mut hop, 302, Some(&to_a)).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Redirect);
+        assert!(error.report().to_string().contains("loop"));
+    }
+
+    /// The method and body after a redirect of `status` from a `method`
+    /// request, and whether the body's headers were kept.
+    fn after(status: u16, method: Method) -> (Method, Bytes, bool) {
+        let (mut redirects, mut hop) = start("http://a.test/", method);
+        let to = location("/next");
+        assert!(redirects.follow(&mut hop, status, Some(&to)).unwrap());
+        let typed = hop.headers.contains_key(CONTENT_TYPE);
+        (hop.method, hop.body, typed)
+    }
+
+    #[test]
+    fn a_303_and_a_301_or_302_after_a_post_become_a_get_without_a_body() {
+        let get = (Method::GET, Bytes::new(), false);
+        assert_eq!(after(303, Method::POST), get);
+        assert_eq!(after(303, Method::PUT), get);
+        assert_eq!(after(301, Method::POST), get);
+        assert_eq!(after(302, Method::POST), get);
+        // A 303 after a HEAD stays a HEAD.
+        let body = Bytes::from_static(b"{}");
+        assert_eq!(after(303, Method::HEAD), (Method::HEAD, body.clone(), true));
+        // A 301 or 302 keeps any other method, and 307 and 308 keep all.
+        assert_eq!(after(301, Method::PUT), (Method::PUT, body.clone(), true));
+        assert_eq!(after(302, Method::PUT), (Method::PUT, body.clone(), true));
+        assert_eq!(after(307, Method::POST), (Method::POST, body.clone(), true));
+        assert_eq!(after(308, Method::POST), (Method::POST, body.clone(), true));
+        assert_eq!(after(308, Method::PUT), (Method::PUT, body, true));
+    }
+
+    /// Whether credentials survive a redirect from `from` to `to`.
+    fn keeps_credentials(from: &str, to: &'static str) -> bool {
+        let (mut redirects, mut hop) = start(from, Method::GET);
+        assert!(redirects
+            .follow(&mut hop, 307, Some(&location(to)))
+            .unwrap());
+        let auth = hop.headers.contains_key(AUTHORIZATION);
+        assert_eq!(auth, hop.headers.contains_key(COOKIE));
+        // Other headers always go on.
+        assert_eq!(hop.headers["last-event-id"], "7");
+        auth
+    }
+
+    #[test]
+    fn credentials_go_only_to_the_same_scheme_host_and_port() {
+        assert!(keeps_credentials("http://a.test/x", "/y"));
+        assert!(keeps_credentials("http://a.test/x", "http://a.test:80/y"));
+        assert!(keeps_credentials(
+            "https://a.test/x",
+            "https://a.test:443/y"
+        ));
+        assert!(!keeps_credentials("http://a.test/x", "https://a.test/y"));
+        assert!(!keeps_credentials("http://a.test/x", "http://b.test/y"));
+        assert!(!keeps_credentials(
+            "http://a.test/x",
+            "http://a.test:8080/y"
+        ));
+        assert!(!keeps_credentials(
+            "https://a.test/x",
+            "http://a.test:443/y"
+        ));
+    }
+
+    #[test]
+    fn credentials_dropped_for_another_origin_stay_dropped_back_on_the_first() {
+        let (mut redirects, mut hop) = start("http://a.test/", Method::GET);
+        let away = location("http://b.test/");
+        assert!(redirects.follow(&mut hop, 302, Some(&away)).unwrap());
+        let back = location("http://a.test/again");
+        assert!(redirects.follow(&mut hop, 302, Some(&back)).unwrap());
+        assert_eq!(hop.url.as_str(), "http://a.test/again");
+        assert!(!hop.headers.contains_key(AUTHORIZATION));
+        assert!(!hop.headers.contains_key(COOKIE));
+    }
+
+    #[test]
+    fn parse_url_takes_http_and_https_only() {
+        assert_eq!(
+            parse_url("https://a.test:8443/e?x=1").unwrap().as_str(),
+            "https://a.test:8443/e?x=1"
+        );
+        assert_eq!(
+            parse_url("http://a.test").unwrap().as_str(),
+            "http://a.test/"
+        );
+        for bad in ["a.test/events", "ftp://a.test/", "ws://a.test/", ""] {
+            let error = parse_url(bad).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{bad}");
+            assert!(error.is_fatal());
+        }
+    }
+}
