@@ -126,10 +126,10 @@ pub(crate) fn parse_url(url: &str) -> Result<Url, Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::client::ErrorKind;
-    use std::string::ToString;
+    use std::string::{String, ToString};
 
     fn request(method: Method, body: &'static str) -> Request {
         let mut headers = HeaderMap::new();
@@ -315,6 +315,100 @@ mod tests {
             let error = parse_url(bad).unwrap_err();
             assert_eq!(error.kind(), ErrorKind::InvalidRequest, "{bad}");
             assert!(error.is_fatal());
+        }
+    }
+
+    /// A server on 127.0.0.1 that answers the n-th request with
+    /// `replies[n]` (a whole response, sent before closing the connection)
+    /// and returns the request heads it read. Its URL is the first value.
+    pub(crate) async fn serve(
+        replies: &'static [&'static str],
+    ) -> (String, tokio::task::JoinHandle<Vec<String>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let mut heads = Vec::new();
+            for reply in replies {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                // The head, then as much body as it announces.
+                let mut read = Vec::new();
+                let mut buf = [0; 1024];
+                let mut whole = None;
+                while whole.is_none_or(|len| read.len() < len) {
+                    let n = socket.read(&mut buf).await.unwrap();
+                    assert!(n > 0, "the connection ended within the request");
+                    read.extend_from_slice(&buf[..n]);
+                    if whole.is_none() {
+                        whole = head_and_body_len(&read);
+                    }
+                }
+                read.truncate(read.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4);
+                heads.push(String::from_utf8(read).unwrap());
+                socket.write_all(reply.as_bytes()).await.unwrap();
+                socket.shutdown().await.unwrap();
+            }
+            heads
+        });
+        (url, server)
+    }
+
+    /// The length of a request's head and body, once its head is whole.
+    fn head_and_body_len(read: &[u8]) -> Option<usize> {
+        let end = read.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+        let head = String::from_utf8_lossy(&read[..end]).to_ascii_lowercase();
+        let body = head
+            .split("\r\n")
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .map_or(0, |n| n.trim().parse().unwrap());
+        Some(end + body)
+    }
+
+    /// The replies of [`serve`] for [`connector_follows_a_redirect`].
+    pub(crate) const REDIRECT_THEN_STREAM: &[&str] = &[
+        "HTTP/1.1 307 Temporary Redirect\r\nlocation: /next\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\ndata: x\n\n",
+    ];
+
+    /// Checks a connector against [`serve`] with [`REDIRECT_THEN_STREAM`]:
+    /// it follows the redirect with the method, body and headers, and hands
+    /// over the final response's status, headers and body.
+    pub(crate) async fn connector_follows_a_redirect<C: crate::client::Connector>(
+        server: tokio::task::JoinHandle<Vec<String>>,
+        connector: C,
+    ) {
+        use futures_util::StreamExt;
+        let mut request = request(Method::POST, "{}");
+        request.headers.remove(COOKIE);
+        let limit = std::time::Duration::from_secs(20);
+        let bounded = |f| tokio::time::timeout(limit, f);
+        let mut response = bounded(connector.connect(&request)).await.unwrap().unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.headers["content-type"], "text/event-stream");
+        let mut body = Vec::new();
+        while let Some(chunk) = tokio::time::timeout(limit, response.body.next())
+            .await
+            .unwrap()
+        {
+            body.extend_from_slice(&chunk.unwrap());
+        }
+        assert_eq!(body, b"data: x\n\n");
+        let heads = tokio::time::timeout(limit, server).await.unwrap().unwrap();
+        assert!(
+            heads[0].starts_with("POST /first HTTP/1.1\r\n"),
+            "{}",
+            heads[0]
+        );
+        assert!(
+            heads[1].starts_with("POST /next HTTP/1.1\r\n"),
+            "{}",
+            heads[1]
+        );
+        for head in &heads {
+            let head = head.to_ascii_lowercase();
+            assert!(head.contains("\r\nlast-event-id: 7\r\n"), "{head}");
+            assert!(head.contains("\r\nauthorization: bearer t\r\n"), "{head}");
+            assert!(head.contains("\r\ncontent-length: 2\r\n"), "{head}");
         }
     }
 }
