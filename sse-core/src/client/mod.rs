@@ -1377,9 +1377,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_handle_cuts_short_a_request_that_hangs_and_a_wait_to_reconnect() {
-        // A request that never answers, with no connect timeout.
+        // A request that never answers, with a long connect timeout (long,
+        // not none: were the command lost, the test would fail, not hang).
         let connector = scripted(vec![Reply::Never]);
-        let config = one_try().connect_timeout(None).max_attempts(2);
+        let config = one_try()
+            .connect_timeout(Duration::from_secs(100))
+            .max_attempts(2);
         let updates = command_after(
             Client::new(connector.clone(), config),
             |u| matches!(u, Update::Connecting { .. }),
@@ -1436,7 +1439,10 @@ mod tests {
             }),
         ];
         for (reply, when) in cases {
-            let config = one_try().connect_timeout(None).idle_timeout(None);
+            // Long timeouts: were the close lost, the client would go on to
+            // the end of its script, and the test would fail, not hang.
+            let long = Duration::from_secs(100);
+            let config = one_try().connect_timeout(long).idle_timeout(long);
             let config = config
                 .initial_retry(Duration::from_secs(60))
                 .max_attempts(None);
@@ -1465,7 +1471,7 @@ mod tests {
     async fn a_close_asked_for_before_a_reconnect_wins() {
         let client = Client::new(
             scripted(vec![Reply::Never]),
-            one_try().connect_timeout(None),
+            one_try().connect_timeout(Duration::from_secs(100)),
         );
         let updates = command_after(
             client,
