@@ -153,3 +153,127 @@ impl tokio_util::codec::Encoder<EventRef<'_>> for SseCodec {
         encode_to(&event, dst).map(drop).map_err(CodecError::Encode)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::format;
+    use std::string::{String, ToString};
+    use std::time::Duration;
+    use tokio_util::codec::{Decoder as _, Encoder as _};
+
+    fn data(item: Option<Result<Frame, DecodeError>>) -> String {
+        match item {
+            Some(Ok(Frame::Event(e))) => e.data().into_owned(),
+            other => panic!("not an event: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_codec_decodes_with_the_decoder_it_is_given_and_gives_it_back() {
+        let decoder = Decoder::new().with_last_event_id("7").max_event_size(16);
+        let mut codec = SseCodec::with_decoder(decoder);
+        assert_eq!(codec.decoder().last_event_id(), "7");
+
+        // The decoder's limit holds, and the buffer is taken whole.
+        let mut src = BytesMut::from("data: 0123456789abcdefghij\n\nid: 8\ndata: ok\n\nda");
+        assert_eq!(
+            codec.decode(&mut src).unwrap(),
+            Some(Err(DecodeError::TooLarge {
+                limit: 16,
+                offset: 6
+            }))
+        );
+        assert!(src.is_empty());
+        assert_eq!(data(codec.decode(&mut src).unwrap()), "ok");
+        assert_eq!(codec.decoder().last_event_id(), "8");
+        assert_eq!(codec.decode(&mut src).unwrap(), None);
+
+        // What the codec holds and has not decoded goes back with the
+        // decoder.
+        let mut decoder = codec.into_decoder();
+        decoder.push("ta: rest\n\n");
+        match decoder.next_frame() {
+            Some(Ok(Frame::Event(e))) => {
+                assert_eq!(e.data(), "rest");
+                assert_eq!(e.last_event_id(), "8");
+            }
+            other => panic!("not an event: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decode_eof_hands_out_the_last_events_then_drops_an_unterminated_one() {
+        let mut codec = SseCodec::new();
+        let mut src = BytesMut::from("data: a\n\ndata: b\n\ndata: never ended\n");
+        assert_eq!(data(codec.decode_eof(&mut src).unwrap()), "a");
+        assert_eq!(data(codec.decode_eof(&mut src).unwrap()), "b");
+        assert_eq!(codec.decode_eof(&mut src).unwrap(), None);
+        // The unterminated event is gone: a blank line now ends nothing.
+        let mut src = BytesMut::from("\n");
+        assert_eq!(codec.decode(&mut src).unwrap(), None);
+        let mut decoder = codec.into_decoder();
+        decoder.push("data: next\n\n");
+        assert!(matches!(decoder.next_frame(), Some(Ok(Frame::Event(e))) if e.data() == "next"));
+    }
+
+    #[test]
+    fn each_encoder_appends_the_event_and_a_refused_event_writes_nothing() {
+        let event = ServerEvent::new()
+            .event("tick")
+            .id("3")
+            .retry(Duration::from_millis(1500))
+            .data("a\nb");
+        let wire = "event: tick\nid: 3\nretry: 1500\ndata: a\ndata: b\n\n";
+        let mut codec = SseCodec::new();
+
+        let mut dst = BytesMut::from(": before\n");
+        codec.encode(&event, &mut dst).unwrap();
+        assert_eq!(dst, [": before\n", wire].concat().as_bytes());
+
+        let mut dst = BytesMut::new();
+        codec.encode(event.clone(), &mut dst).unwrap();
+        assert_eq!(dst, wire.as_bytes());
+
+        let mut dst = BytesMut::new();
+        codec.encode(event.as_event_ref(), &mut dst).unwrap();
+        assert_eq!(dst, wire.as_bytes());
+
+        let bad = EventRef {
+            event: Some("tick\ndata: injected"),
+            data: Some("x"),
+            ..EventRef::default()
+        };
+        let mut dst = BytesMut::from("kept");
+        let error = codec.encode(bad, &mut dst).unwrap_err();
+        assert!(matches!(
+            error,
+            CodecError::Encode(EncodeError::LineBreak { at: 4, .. })
+        ));
+        let error = codec
+            .encode(ServerEvent::new().id("a\0b").data("x"), &mut dst)
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            CodecError::Encode(EncodeError::NulInId { at: 1 })
+        ));
+        assert_eq!(dst, "kept".as_bytes());
+    }
+
+    #[test]
+    fn codec_errors_say_what_failed_and_give_its_cause() {
+        use std::error::Error as _;
+        let io = CodecError::from(io::Error::new(io::ErrorKind::BrokenPipe, "peer gone"));
+        assert!(matches!(&io, CodecError::Io(e) if e.kind() == io::ErrorKind::BrokenPipe));
+        assert_eq!(io.to_string(), "i/o error: peer gone");
+        assert_eq!(io.source().unwrap().to_string(), "peer gone");
+
+        let cause = EncodeError::NulInId { at: 2 };
+        let encode = CodecError::Encode(cause);
+        assert_eq!(
+            encode.to_string(),
+            format!("cannot encode the event: {cause}")
+        );
+        assert_eq!(encode.source().unwrap().to_string(), cause.to_string());
+    }
+}

@@ -135,3 +135,110 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::{stream, StreamExt};
+    use std::string::{String, ToString};
+    use std::vec::Vec;
+
+    /// A stream of chunks and transport errors (`Err(text)`).
+    fn input(
+        items: &[Result<&'static str, &'static str>],
+    ) -> impl Stream<Item = Result<Bytes, Io>> + Unpin {
+        let items: Vec<Result<Bytes, Io>> = items
+            .iter()
+            .map(|i| match *i {
+                Ok(c) => Ok(Bytes::from_static(c.as_bytes())),
+                Err(e) => Err(Io(e)),
+            })
+            .collect();
+        stream::iter(items)
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Io(&'static str);
+
+    impl fmt::Display for Io {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Io {}
+
+    fn shape(item: &Result<Frame, StreamError<Io>>) -> String {
+        match item {
+            Ok(Frame::Event(e)) => std::format!("event {}", e.data()),
+            Ok(other) => std::format!("{other:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn frames_come_across_chunks_and_a_transport_error_is_handed_on_mid_stream() {
+        let chunks = input(&[
+            Ok("data: a"),
+            Err("reset"),
+            Ok("\n\ndata: b\n\ndata: lost\n"),
+        ]);
+        let mut frames = EventStream::new(chunks);
+        assert!(!futures_core::FusedStream::is_terminated(&frames));
+        let mut got = Vec::new();
+        while let Some(item) = frames.next().await {
+            got.push(shape(&item));
+            if let Err(StreamError::Transport(e)) = &item {
+                assert_eq!(e, &Io("reset"));
+            }
+        }
+        assert_eq!(got, ["transport error: reset", "event a", "event b"]);
+        assert!(futures_core::FusedStream::is_terminated(&frames));
+        assert!(frames.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_stream_decodes_with_the_decoder_it_is_given_and_gives_it_back() {
+        let decoder = Decoder::new().with_last_event_id("7").max_event_size(16);
+        let chunks = input(&[Ok("data: 0123456789abcdefghij\n\nid: 8\ndata: ok\n\n")]);
+        let mut frames = EventStream::with_decoder(chunks, decoder);
+        assert_eq!(frames.decoder().last_event_id(), "7");
+        let error = frames.next().await.unwrap().unwrap_err();
+        assert!(matches!(
+            error,
+            StreamError::Decode(DecodeError::TooLarge {
+                limit: 16,
+                offset: 6
+            })
+        ));
+        assert_eq!(frames.next().await.map(|i| shape(&i)).unwrap(), "event ok");
+        assert_eq!(frames.decoder().last_event_id(), "8");
+
+        // Not yet at the end: the parts come back with what is undecoded.
+        let chunks = input(&[Ok("data: one\n\ndata: two\n\n"), Ok("data: three\n\n")]);
+        let mut frames = EventStream::new(chunks);
+        assert_eq!(frames.next().await.map(|i| shape(&i)).unwrap(), "event one");
+        assert!(!futures_core::FusedStream::is_terminated(&frames));
+        let (mut rest, mut decoder) = frames.into_parts();
+        assert!(matches!(decoder.next_frame(), Some(Ok(Frame::Event(e))) if e.data() == "two"));
+        assert_eq!(rest.next().await.unwrap().unwrap(), "data: three\n\n");
+        assert!(rest.next().await.is_none());
+    }
+
+    #[test]
+    fn stream_errors_say_what_failed_and_give_its_cause() {
+        use std::error::Error as _;
+        let transport: StreamError<Io> = StreamError::Transport(Io("reset"));
+        assert_eq!(transport.to_string(), "transport error: reset");
+        assert_eq!(transport.source().unwrap().to_string(), "reset");
+
+        let cause = DecodeError::TooLarge {
+            limit: 16,
+            offset: 6,
+        };
+        let text = cause.to_string();
+        let decode: StreamError<Io> = StreamError::Decode(cause);
+        assert_eq!(decode.to_string(), text);
+        assert_eq!(decode.source().unwrap().to_string(), text);
+    }
+}

@@ -732,11 +732,22 @@ impl<C: Connector> Driver<C> {
             .poll_timeout()
             .map(|at| self.instant(at));
         let shared = Arc::clone(&self.client.shared);
-        let attempt = self.client.connector.connect(&request);
-        let result = tokio::select! {
-            result = attempt => Some(result),
-            () = sleep_until(deadline) => None,
-            () = shared.notify.notified() => None,
+        let mut attempt = std::pin::pin!(self.client.connector.connect(&request));
+        let mut timeout = std::pin::pin!(sleep_until(deadline));
+        let result = loop {
+            tokio::select! {
+                result = &mut attempt => break Some(result),
+                () = &mut timeout => break None,
+                // A wake-up can be stale: the permit of a command that
+                // `take_command` has already carried out. Giving up the
+                // request for it would drop a response on the way and
+                // leave the session waiting for the connect timeout.
+                () = shared.notify.notified() => {
+                    if shared.command.load(Ordering::Acquire) != NOTHING {
+                        break None;
+                    }
+                }
+            }
         };
         let now = self.now();
         match result {
@@ -805,5 +816,764 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+    use std::format;
+    use std::string::ToString;
+    use std::sync::Mutex;
+    use std::vec;
+    use std::vec::Vec;
+
+    use futures_util::stream;
+
+    /// What the scripted connector answers to one attempt.
+    enum Reply {
+        /// A response: status, headers, body chunks each after its delay,
+        /// then the end of the body, or a body that stays open.
+        Answer {
+            status: u16,
+            headers: Vec<(&'static str, &'static str)>,
+            chunks: Vec<(Duration, Result<Bytes, Error>)>,
+            open: bool,
+        },
+        /// The connector fails.
+        Fail(Error),
+        /// The connector never answers.
+        Never,
+    }
+
+    /// A 200 `text/event-stream` with these chunks at once, then left open.
+    fn stream_of(chunks: &[&'static str]) -> Reply {
+        Reply::Answer {
+            status: 200,
+            headers: vec![("content-type", "text/event-stream")],
+            chunks: chunks
+                .iter()
+                .map(|c| (Duration::ZERO, Ok(Bytes::from_static(c.as_bytes()))))
+                .collect(),
+            open: true,
+        }
+    }
+
+    fn status(code: u16, headers: Vec<(&'static str, &'static str)>) -> Reply {
+        Reply::Answer {
+            status: code,
+            headers,
+            chunks: vec![],
+            open: false,
+        }
+    }
+
+    /// Answers each attempt with the next reply of its script (a 204 once
+    /// the script is used up), and keeps the requests, with the time each
+    /// was made.
+    #[derive(Clone, Default)]
+    struct Scripted {
+        replies: Arc<Mutex<VecDeque<Reply>>>,
+        requests: Arc<Mutex<Vec<(Duration, Request)>>>,
+        start: Option<Instant>,
+    }
+
+    fn scripted(replies: Vec<Reply>) -> Scripted {
+        Scripted {
+            replies: Arc::new(Mutex::new(replies.into())),
+            requests: Arc::default(),
+            start: Some(Instant::now()),
+        }
+    }
+
+    impl Scripted {
+        fn requests(&self) -> Vec<(Duration, Request)> {
+            self.requests.lock().unwrap().clone()
+        }
+    }
+
+    impl Connector for Scripted {
+        type Body = BoxStream<'static, Result<Bytes, Error>>;
+
+        fn connect(
+            &self,
+            request: &Request,
+        ) -> impl Future<Output = Result<Response<Self::Body>, Error>> + Send {
+            let at = self.start.map_or(Duration::ZERO, |s| s.elapsed());
+            self.requests.lock().unwrap().push((at, request.clone()));
+            let reply = self
+                .replies
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or_else(|| status(204, vec![]));
+            async move {
+                match reply {
+                    Reply::Answer {
+                        status,
+                        headers,
+                        chunks,
+                        open,
+                    } => {
+                        let body = stream::iter(chunks).then(|(delay, chunk)| async move {
+                            tokio::time::sleep(delay).await;
+                            chunk
+                        });
+                        let body = if open {
+                            body.chain(stream::pending()).boxed()
+                        } else {
+                            body.boxed()
+                        };
+                        let mut response = Response::new(status, body);
+                        for (name, value) in headers {
+                            response
+                                .headers
+                                .insert(name, HeaderValue::from_static(value));
+                        }
+                        Ok(response)
+                    }
+                    Reply::Fail(e) => Err(e),
+                    Reply::Never => std::future::pending().await,
+                }
+            }
+        }
+    }
+
+    /// No jitter, 1 s between attempts, one attempt after a failure.
+    fn one_try() -> Config {
+        Config::default()
+            .jitter(false)
+            .initial_retry(Duration::from_secs(1))
+            .min_retry(Duration::ZERO)
+            .max_attempts(1)
+    }
+
+    /// The updates of a client, each with the time it came, until it stops.
+    async fn run(client: Client<Scripted>) -> Vec<(Duration, Update)> {
+        let start = Instant::now();
+        let mut updates = client.updates();
+        let mut all = Vec::new();
+        while let Some(update) = updates.next().await {
+            all.push((start.elapsed(), update));
+            assert!(all.len() < 100, "the client goes on for ever: {all:?}");
+        }
+        all
+    }
+
+    /// The updates without their times, in a short form.
+    fn shapes(updates: &[(Duration, Update)]) -> Vec<String> {
+        updates
+            .iter()
+            .map(|(_, u)| match u {
+                Update::Event(e) => format!("event {}", e.data()),
+                Update::Connecting {
+                    attempt,
+                    last_event_id,
+                } => format!("connecting {attempt} {last_event_id:?}"),
+                Update::Opened => "opened".to_string(),
+                Update::Comment(c) => format!("comment {c:?}"),
+                Update::Disconnected {
+                    reason,
+                    retry_in,
+                    error,
+                } => format!(
+                    "disconnected {reason:?} {retry_in:?} {:?}",
+                    error.as_ref().map(Error::kind)
+                ),
+                Update::Skipped(_) => "skipped".to_string(),
+                Update::Stopped { reason, error } => {
+                    format!("stopped {reason:?} {:?}", error.as_ref().map(Error::kind))
+                }
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_come_after_connecting_and_opened_and_a_204_stops_the_client_without_error() {
+        let ends = |chunks: &[&'static str]| Reply::Answer {
+            status: 200,
+            headers: vec![("content-type", "text/event-stream")],
+            chunks: chunks
+                .iter()
+                .map(|c| (Duration::ZERO, Ok(Bytes::from_static(c.as_bytes()))))
+                .collect(),
+            open: false,
+        };
+        let connector = scripted(vec![
+            ends(&["data: c\n\n"]),
+            ends(&["id: 1\ndata: a\n\ndata: b\n", "\n"]),
+        ]);
+        let updates = run(Client::new(connector.clone(), one_try())).await;
+        assert_eq!(
+            shapes(&updates),
+            [
+                "connecting 1 None",
+                "opened",
+                "event c",
+                "disconnected Ended 1s None",
+                "connecting 1 None",
+                "opened",
+                "event a",
+                "event b",
+                "disconnected Ended 1s None",
+                "connecting 1 Some(\"1\")",
+                "stopped NoContent None",
+            ]
+            .map(String::from)
+        );
+        // The body is read as it comes, and the wait between attempts is
+        // the reconnection time.
+        let times: Vec<Duration> = connector.requests().iter().map(|(at, _)| *at).collect();
+        assert_eq!(times, [0, 1, 2].map(Duration::from_secs));
+        assert_eq!(updates[2].1.event().unwrap().data(), "c");
+        assert!(updates[3].1.event().is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_never_answers_is_given_up_on_after_the_connect_timeout() {
+        let connector = scripted(vec![Reply::Never]);
+        let config = one_try().connect_timeout(Duration::from_secs(5));
+        let updates = run(Client::new(connector, config)).await;
+        assert_eq!(
+            shapes(&updates),
+            [
+                "connecting 1 None",
+                "disconnected ConnectTimeout 1s Some(ConnectTimeout)",
+                "stopped MaxAttempts Some(MaxAttempts)",
+            ]
+            .map(String::from)
+        );
+        assert_eq!(updates[1].0, Duration::from_secs(5));
+        assert_eq!(updates[2].0, Duration::from_secs(6));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bytes_restart_the_idle_timeout_and_a_silent_stream_is_dropped_after_it() {
+        let ms = Duration::from_millis;
+        let connector = scripted(vec![Reply::Answer {
+            status: 200,
+            headers: vec![("content-type", "text/event-stream")],
+            chunks: vec![
+                (ms(0), Ok(Bytes::from_static(b"data: a\n\n"))),
+                (ms(6000), Ok(Bytes::from_static(b":keep-alive\n"))),
+                (ms(6000), Ok(Bytes::from_static(b"data: b\n\n"))),
+            ],
+            open: true,
+        }]);
+        let config = one_try().idle_timeout(Duration::from_secs(10));
+        let updates = run(Client::new(connector, config)).await;
+        assert_eq!(
+            shapes(&updates),
+            [
+                "connecting 1 None",
+                "opened",
+                "event a",
+                "event b",
+                "disconnected Idle 1s Some(Idle)",
+                "connecting 1 None",
+                "stopped NoContent None",
+            ]
+            .map(String::from)
+        );
+        assert_eq!(updates[3].0, ms(12_000));
+        assert_eq!(updates[4].0, ms(22_000));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_stop_and_each_disconnect_after_a_failure_carries_its_error() {
+        let cases: Vec<(Reply, Config, &str)> = vec![
+            (
+                status(503, vec![]),
+                one_try(),
+                "disconnected Status(503) 1s Some(Status(503))",
+            ),
+            (
+                status(200, vec![("content-type", "text/html")]),
+                one_try().retry_server_errors(true),
+                "disconnected ContentType 1s Some(ContentType)",
+            ),
+            (
+                status(500, vec![]),
+                one_try(),
+                "stopped Status(500) Some(Status(500))",
+            ),
+            (
+                status(200, vec![("content-type", "text/html")]),
+                one_try(),
+                "stopped ContentType Some(ContentType)",
+            ),
+            (
+                status(
+                    200,
+                    vec![
+                        ("content-type", "text/event-stream"),
+                        ("content-encoding", "gzip"),
+                    ],
+                ),
+                one_try(),
+                "stopped ContentEncoding Some(ContentEncoding)",
+            ),
+            (
+                Reply::Fail(Error::connect("refused")),
+                one_try(),
+                "disconnected Network 1s Some(Connect)",
+            ),
+            (
+                Reply::Fail(Error::invalid_request("no such scheme")),
+                one_try(),
+                "stopped Fatal Some(InvalidRequest)",
+            ),
+            (
+                Reply::Fail(Error::redirect("a loop")),
+                one_try(),
+                "stopped Fatal Some(Redirect)",
+            ),
+            (
+                Reply::Answer {
+                    status: 200,
+                    headers: vec![("content-type", "text/event-stream")],
+                    chunks: vec![
+                        (Duration::ZERO, Ok(Bytes::from_static(b"data: a\n\n"))),
+                        (Duration::ZERO, Err(Error::body("reset"))),
+                    ],
+                    open: true,
+                },
+                one_try(),
+                "disconnected Network 1s Some(Body)",
+            ),
+        ];
+        for (reply, config, expected) in cases {
+            let updates = run(Client::new(scripted(vec![reply]), config)).await;
+            let shapes = shapes(&updates);
+            assert!(
+                shapes.iter().any(|s| s == expected),
+                "{expected}: {shapes:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_connectors_error_is_reported_with_its_source() {
+        let connector = scripted(vec![Reply::Fail(Error::connect("connection refused"))]);
+        let updates = run(Client::new(connector, one_try())).await;
+        let Some((
+            _,
+            Update::Disconnected {
+                error: Some(error), ..
+            },
+        )) = updates
+            .iter()
+            .find(|(_, u)| matches!(u, Update::Disconnected { .. }))
+        else {
+            panic!("no disconnect with an error: {updates:?}");
+        };
+        assert_eq!(
+            error.report().to_string(),
+            "cannot connect: connection refused"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_gives_the_events_then_the_error_of_a_failed_stop_and_nothing_after_a_204() {
+        let connector = scripted(vec![stream_of(&["data: a\n\n"]), status(404, vec![])]);
+        // The first stream stays open: the idle timeout ends it.
+        let config = one_try().idle_timeout(Duration::from_secs(1));
+        let events: Vec<Result<Event, Error>> =
+            Client::new(connector, config).events().collect().await;
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!(events[0].as_ref().unwrap().data(), "a");
+        assert_eq!(
+            events[1].as_ref().unwrap_err().kind(),
+            ErrorKind::Status(404)
+        );
+
+        let connector = scripted(vec![stream_of(&["data: a\n\n"])]);
+        let config = one_try().idle_timeout(Duration::from_secs(1));
+        let events: Vec<Result<Event, Error>> =
+            Client::new(connector, config).events().collect().await;
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].as_ref().unwrap().data(), "a");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_carry_the_callers_method_body_and_headers_over_the_clients_defaults() {
+        let connector = scripted(vec![status(503, vec![])]);
+        let mut seen = 0;
+        let client = Client::new(connector.clone(), one_try().max_attempts(2))
+            .method(Method::POST)
+            .body(r#"{"stream":true}"#)
+            .header("accept", "application/x-ndjson")
+            .unwrap()
+            .header("x-token", "t")
+            .unwrap()
+            .on_request(move |request| {
+                seen += 1;
+                let value = HeaderValue::from_str(&seen.to_string()).unwrap();
+                request.headers.insert("x-call", value);
+            });
+        let debug = format!("{client:?}");
+        assert!(debug.starts_with("Client {"), "{debug}");
+        assert!(
+            debug.contains("POST") && debug.contains("x-token"),
+            "{debug}"
+        );
+        let updates = run(client).await;
+        assert_eq!(
+            shapes(&updates).last().unwrap(),
+            "stopped NoContent None",
+            "{updates:?}"
+        );
+        let requests = connector.requests();
+        assert_eq!(requests.len(), 2);
+        for (n, (_, request)) in requests.iter().enumerate() {
+            assert_eq!(request.method, Method::POST);
+            assert_eq!(request.body, r#"{"stream":true}"#);
+            assert_eq!(request.attempt, 1 + n as u32);
+            let headers = &request.headers;
+            let all = |name| headers.get_all(name).iter().collect::<Vec<_>>();
+            assert_eq!(all("accept"), ["application/x-ndjson"]);
+            assert_eq!(all("cache-control"), ["no-cache"]);
+            assert_eq!(all("accept-encoding"), ["identity"]);
+            assert_eq!(all("x-token"), ["t"]);
+            assert_eq!(all("x-call"), [(1 + n).to_string().as_str()]);
+            assert!(!headers.contains_key("last-event-id"));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_last_event_id_header_is_where_the_stream_resumes_until_the_stream_sets_one() {
+        let connector = scripted(vec![stream_of(&["id: 9\ndata: a\n\n"])]);
+        let client = Client::new(connector.clone(), Config::default())
+            .header("Last-Event-ID", "5")
+            .unwrap()
+            // A new config keeps the ID.
+            .config(one_try().idle_timeout(Duration::from_secs(1)));
+        let updates = run(client).await;
+        assert_eq!(
+            shapes(&updates),
+            [
+                "connecting 1 Some(\"5\")",
+                "opened",
+                "event a",
+                "disconnected Idle 1s Some(Idle)",
+                "connecting 1 Some(\"9\")",
+                "stopped NoContent None",
+            ]
+            .map(String::from)
+        );
+        let ids: Vec<Vec<Vec<u8>>> = connector
+            .requests()
+            .iter()
+            .map(|(_, r)| {
+                let all = r.headers.get_all("last-event-id").iter();
+                all.map(|h| h.as_bytes().to_vec()).collect()
+            })
+            .collect();
+        assert_eq!(ids, [vec![b"5".to_vec()], vec![b"9".to_vec()]]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_last_event_id_is_sent_on_the_first_request() {
+        let connector = scripted(vec![]);
+        let client = Client::new(connector.clone(), one_try()).with_last_event_id("41");
+        let updates = run(client).await;
+        assert_eq!(shapes(&updates)[0], "connecting 1 Some(\"41\")");
+        assert_eq!(connector.requests()[0].1.headers["last-event-id"], "41");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_handle_reconnects_an_open_stream_at_once_resuming_from_its_last_event_id() {
+        let connector = scripted(vec![stream_of(&["id: 3\ndata: a\n\n"])]);
+        let client = Client::new(connector.clone(), one_try());
+        let handle = client.handle();
+        let start = Instant::now();
+        let mut updates = client.updates();
+        let mut got = Vec::new();
+        while let Some(update) = updates.next().await {
+            let event = update.event().is_some();
+            got.push((start.elapsed(), update));
+            if event {
+                // The stream stays open and quiet meanwhile.
+                tokio::time::sleep(Duration::from_secs(7)).await;
+                handle.reconnect();
+            }
+        }
+        assert_eq!(
+            shapes(&got),
+            [
+                "connecting 1 None",
+                "opened",
+                "event a",
+                "disconnected Requested 0ns None",
+                "connecting 1 Some(\"3\")",
+                "stopped NoContent None",
+            ]
+            .map(String::from)
+        );
+        let times: Vec<Duration> = connector.requests().iter().map(|(at, _)| *at).collect();
+        assert_eq!(times, [0, 7].map(Duration::from_secs));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_command_carried_out_between_polls_leaves_the_next_request_alone() {
+        // The reconnect comes while the stream is not polled: the driver
+        // carries it out on the next poll, and the request after it must
+        // get its answer, not be dropped for the wake-up the command left.
+        // `select!` picks at random among ready branches, so try often.
+        for _ in 0..32 {
+            let connector = scripted(vec![stream_of(&["data: a\n\n"])]);
+            let client = Client::new(connector.clone(), one_try());
+            let handle = client.handle();
+            let start = Instant::now();
+            let mut updates = client.updates();
+            let mut got = Vec::new();
+            while let Some(update) = updates.next().await {
+                if update.event().is_some() {
+                    handle.reconnect();
+                }
+                got.push((start.elapsed(), update));
+            }
+            assert_eq!(
+                shapes(&got)[3..],
+                [
+                    "disconnected Requested 0ns None",
+                    "connecting 1 None",
+                    "stopped NoContent None",
+                ]
+                .map(String::from)
+            );
+            assert_eq!(got.last().unwrap().0, Duration::ZERO);
+        }
+    }
+
+    /// Which update a command follows.
+    type When = fn(&Update) -> bool;
+
+    /// Runs a client whose handle gets `command` 3 s after the update for
+    /// which `when` is true.
+    async fn command_after(
+        client: Client<Scripted>,
+        when: impl Fn(&Update) -> bool,
+        command: impl Fn(&Handle),
+    ) -> Vec<(Duration, Update)> {
+        let handle = client.handle();
+        let start = Instant::now();
+        let mut updates = client.updates();
+        let mut got = Vec::new();
+        let mut sent = false;
+        while let Some(update) = updates.next().await {
+            let now = !sent && when(&update);
+            got.push((start.elapsed(), update));
+            if now {
+                sent = true;
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                command(&handle);
+            }
+            assert!(got.len() < 100, "the client goes on for ever: {got:?}");
+        }
+        got
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_handle_cuts_short_a_request_that_hangs_and_a_wait_to_reconnect() {
+        // A request that never answers, with a long connect timeout (long,
+        // not none: were the command lost, the test would fail, not hang).
+        let connector = scripted(vec![Reply::Never]);
+        let config = one_try()
+            .connect_timeout(Duration::from_secs(100))
+            .max_attempts(2);
+        let updates = command_after(
+            Client::new(connector.clone(), config),
+            |u| matches!(u, Update::Connecting { .. }),
+            Handle::reconnect,
+        )
+        .await;
+        assert_eq!(
+            shapes(&updates),
+            [
+                "connecting 1 None",
+                "disconnected Requested 0ns None",
+                "connecting 2 None",
+                "stopped NoContent None",
+            ]
+            .map(String::from)
+        );
+        assert_eq!(updates[1].0, Duration::from_secs(3));
+
+        // A wait of 60 s before the next attempt.
+        let connector = scripted(vec![status(503, vec![])]);
+        let config = one_try()
+            .initial_retry(Duration::from_secs(60))
+            .max_attempts(2);
+        let updates = command_after(
+            Client::new(connector.clone(), config),
+            |u| matches!(u, Update::Disconnected { .. }),
+            Handle::reconnect,
+        )
+        .await;
+        assert_eq!(
+            shapes(&updates),
+            [
+                "connecting 1 None",
+                "disconnected Status(503) 60s Some(Status(503))",
+                "connecting 2 None",
+                "stopped NoContent None",
+            ]
+            .map(String::from)
+        );
+        assert_eq!(updates[2].0, Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_handle_closes_the_client_whatever_it_is_doing_without_an_error() {
+        let open = || stream_of(&["data: a\n\n"]);
+        let cases: Vec<(Reply, When)> = vec![
+            // While the request hangs.
+            (Reply::Never, |u| matches!(u, Update::Connecting { .. })),
+            // While the stream is open.
+            (open(), |u| matches!(u, Update::Event(_))),
+            // While waiting to reconnect.
+            (status(503, vec![]), |u| {
+                matches!(u, Update::Disconnected { .. })
+            }),
+        ];
+        for (reply, when) in cases {
+            // Long timeouts: were the close lost, the client would go on to
+            // the end of its script, and the test would fail, not hang.
+            let long = Duration::from_secs(100);
+            let config = one_try().connect_timeout(long).idle_timeout(long);
+            let config = config
+                .initial_retry(Duration::from_secs(60))
+                .max_attempts(None);
+            let updates = command_after(
+                Client::new(scripted(vec![reply]), config),
+                when,
+                Handle::close,
+            )
+            .await;
+            let (at, last) = updates.last().unwrap();
+            assert!(
+                matches!(
+                    last,
+                    Update::Stopped {
+                        reason: StopReason::Closed,
+                        error: None
+                    }
+                ),
+                "{updates:?}"
+            );
+            assert_eq!(*at, Duration::from_secs(3));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_close_asked_for_before_a_reconnect_wins() {
+        let client = Client::new(
+            scripted(vec![Reply::Never]),
+            one_try().connect_timeout(Duration::from_secs(100)),
+        );
+        let updates = command_after(
+            client,
+            |u| matches!(u, Update::Connecting { .. }),
+            |handle| {
+                handle.close();
+                handle.reconnect();
+            },
+        )
+        .await;
+        assert_eq!(
+            shapes(&updates),
+            ["connecting 1 None", "stopped Closed None"].map(String::from)
+        );
+    }
+
+    #[test]
+    fn connection_errors_are_retried_and_refusals_and_bad_requests_are_fatal() {
+        let retried = [
+            ErrorKind::Connect,
+            ErrorKind::Body,
+            ErrorKind::ConnectTimeout,
+            ErrorKind::Idle,
+            ErrorKind::Status(429),
+            ErrorKind::Status(502),
+            ErrorKind::Status(503),
+            ErrorKind::Status(504),
+        ];
+        let fatal = [
+            ErrorKind::Status(400),
+            ErrorKind::Status(404),
+            ErrorKind::Status(500),
+            ErrorKind::Status(501),
+            ErrorKind::Status(505),
+            ErrorKind::ContentType,
+            ErrorKind::ContentEncoding,
+            ErrorKind::MaxAttempts,
+            ErrorKind::Redirect,
+            ErrorKind::InvalidRequest,
+        ];
+        for kind in retried {
+            assert!(!Error::bare(kind).is_fatal(), "{kind:?}");
+        }
+        for kind in fatal {
+            assert!(Error::bare(kind).is_fatal(), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn errors_say_what_went_wrong_and_keep_their_cause() {
+        let texts = [
+            (ErrorKind::Connect, "cannot connect"),
+            (ErrorKind::Body, "the response body failed"),
+            (
+                ErrorKind::ConnectTimeout,
+                "no response within the connect timeout",
+            ),
+            (ErrorKind::Idle, "no bytes within the idle timeout"),
+            (ErrorKind::Status(418), "the server answered 418"),
+            (
+                ErrorKind::ContentType,
+                "the response is not text/event-stream",
+            ),
+            (
+                ErrorKind::ContentEncoding,
+                "the response body is compressed",
+            ),
+            (
+                ErrorKind::MaxAttempts,
+                "too many attempts without a healthy connection",
+            ),
+            (ErrorKind::Redirect, "too many redirects"),
+            (ErrorKind::InvalidRequest, "invalid request"),
+        ];
+        for (kind, text) in texts {
+            let error = Error::bare(kind);
+            assert_eq!(error.kind(), kind);
+            assert_eq!(error.to_string(), text);
+            assert_eq!(error.report().to_string(), text);
+            assert!(std::error::Error::source(&error).is_none());
+        }
+        let cause = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = Error::connect(Error::new(ErrorKind::Body, cause));
+        let source = std::error::Error::source(&error).unwrap();
+        assert_eq!(source.to_string(), "the response body failed");
+        assert_eq!(source.source().unwrap().to_string(), "refused");
+        assert_eq!(
+            error.report().to_string(),
+            "cannot connect: the response body failed: refused"
+        );
+        assert_eq!(Error::body("x").kind(), ErrorKind::Body);
+        assert_eq!(
+            Error::invalid_request("x").kind(),
+            ErrorKind::InvalidRequest
+        );
+        assert_eq!(Error::redirect("x").kind(), ErrorKind::Redirect);
+    }
+
+    #[test]
+    fn update_event_is_the_event_of_an_event_update_only() {
+        let event = Event::new("", "hi", "");
+        assert_eq!(Update::Event(event).event().unwrap().data(), "hi");
+        assert!(Update::Opened.event().is_none());
     }
 }

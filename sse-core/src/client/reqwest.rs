@@ -96,3 +96,34 @@ impl Connector for ReqwestConnector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::redirect::tests::{
+        connector_follows_a_redirect, serve, REDIRECT_THEN_STREAM,
+    };
+    use std::format;
+    use std::string::ToString;
+
+    #[tokio::test]
+    async fn the_connector_follows_a_redirect_and_streams_the_body_from_a_local_server() {
+        let (url, server) = serve(REDIRECT_THEN_STREAM).await;
+        let connector = ReqwestConnector::new(&format!("{url}/first")).unwrap();
+        connector_follows_a_redirect(server, connector).await;
+    }
+
+    #[test]
+    fn the_connector_shows_its_url_and_takes_only_http_and_https() {
+        let connector = ReqwestConnector::new("https://a.test/events").unwrap();
+        let debug = format!("{connector:?}");
+        assert!(debug.starts_with("ReqwestConnector {"), "{debug}");
+        assert!(
+            debug.contains("a.test") && debug.contains("/events"),
+            "{debug}"
+        );
+        let error = ReqwestConnector::new("ftp://a.test/").unwrap_err();
+        assert_eq!(error.kind(), crate::client::ErrorKind::InvalidRequest);
+        assert!(error.report().to_string().contains("ftp"));
+    }
+}
