@@ -1516,6 +1516,29 @@ mod tests {
     }
 
     #[test]
+    fn initial_and_min_retry_set_the_reconnection_time() {
+        // The initial reconnection time holds until the server sends `retry`.
+        let mut s = Session::new(cfg().initial_retry(secs(7)));
+        assert_eq!(s.reconnection_time(), secs(7));
+        let _ = s.poll(T0);
+        s.handle(T0, Input::Error);
+        assert_eq!(
+            s.poll(T0),
+            Action::Disconnected {
+                reason: Disconnect::Network,
+                retry_in: secs(7)
+            }
+        );
+        // The floor raises a `retry` below it, and an initial time too.
+        let mut s = open(cfg().min_retry(secs(2)));
+        s.handle(T0, body("retry: 100\n\n"));
+        assert_eq!(drain(&mut s, T0), [Action::Wait(None)]);
+        assert_eq!(s.reconnection_time(), secs(2));
+        let s = Session::new(cfg().initial_retry(ms(100)).min_retry(secs(1)));
+        assert_eq!(s.reconnection_time(), secs(1));
+    }
+
+    #[test]
     fn backoff_doubles_without_jitter_up_to_the_cap_above_the_retry() {
         let mut s = Session::new(cfg().max_backoff(secs(20)));
         let mut now = T0;
