@@ -156,6 +156,35 @@ mod tests {
     }
 
     #[test]
+    fn two_digit_years_are_1970_to_2069() {
+        assert_eq!(parse(b"Thursday, 01-Jan-70 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            parse(b"Sunday, 29-Nov-26 01:27:26 GMT"),
+            parse(b"Sun, 29 Nov 2026 01:27:26 GMT")
+        );
+        assert_eq!(
+            parse(b"Sunday, 29-Nov-26 01:27:26 GMT"),
+            Some(1_795_915_646)
+        );
+        assert_eq!(
+            parse(b"Tuesday, 31-Dec-69 23:59:59 GMT"),
+            parse(b"Tue, 31 Dec 2069 23:59:59 GMT")
+        );
+        assert_eq!(
+            parse(b"Tuesday, 31-Dec-69 23:59:59 GMT"),
+            Some(3_155_759_999)
+        );
+    }
+
+    #[test]
+    fn a_leap_second_is_read_as_the_next_second() {
+        // 2016-12-31T23:59:60Z, the last leap second, is 2017-01-01T00:00:00Z.
+        assert_eq!(parse(b"Sat, 31 Dec 2016 23:59:60 GMT"), Some(1_483_228_800));
+        assert_eq!(parse(b"Sat, 31 Dec 2016 23:59:59 GMT"), Some(1_483_228_799));
+        assert_eq!(parse(b"Sat, 31 Dec 2016 23:59:61 GMT"), None);
+    }
+
+    #[test]
     fn what_is_not_an_http_date_is_none() {
         for bad in [
             &b""[..],
@@ -176,6 +205,25 @@ mod tests {
             b"Sun Nov  6 08:49:37",
             b"Sun Nov  6 08:49:37 94",
             b"\xFF\xFF, 06 Nov 1994 08:49:37 GMT",
+            // Minutes or seconds of one digit.
+            b"Sun, 06 Nov 1994 08:4:37 GMT",
+            b"Sun, 06 Nov 1994 08:49:7 GMT",
+            // Minutes and seconds out of range.
+            b"Sun, 06 Nov 1994 08:60:37 GMT",
+            b"Sun, 06 Nov 1994 08:49:61 GMT",
+            // The RFC 850 form with another zone or more after it.
+            b"Sunday, 06-Nov-94 08:49:37 UTC",
+            b"Sunday, 06-Nov-94 08:49:37 GMT x",
+            // The asctime form with more after the year.
+            b"Sun Nov  6 08:49:37 1994 GMT",
+            // Numbers of more than 4 digits, or with a non-digit in them,
+            // even one just above `9` (`:` and `;`, read as 10 and 11 by
+            // `c - b'0'`).
+            b"Sun, 00006 Nov 1994 08:49:37 GMT",
+            b"Sun, 99999999999999999999999 Nov 1994 08:49:37 GMT",
+            b"Sun, 0: Nov 1994 08:49:37 GMT",
+            b"Sun, 06 Nov 1994 0;:49:37 GMT",
+            b"Sun, 06 Nov 1994 08:4+:37 GMT",
         ] {
             assert_eq!(parse(bad), None, "{:?}", core::str::from_utf8(bad));
         }

@@ -1516,6 +1516,29 @@ mod tests {
     }
 
     #[test]
+    fn initial_and_min_retry_set_the_reconnection_time() {
+        // The initial reconnection time holds until the server sends `retry`.
+        let mut s = Session::new(cfg().initial_retry(secs(7)));
+        assert_eq!(s.reconnection_time(), secs(7));
+        let _ = s.poll(T0);
+        s.handle(T0, Input::Error);
+        assert_eq!(
+            s.poll(T0),
+            Action::Disconnected {
+                reason: Disconnect::Network,
+                retry_in: secs(7)
+            }
+        );
+        // The floor raises a `retry` below it, and an initial time too.
+        let mut s = open(cfg().min_retry(secs(2)));
+        s.handle(T0, body("retry: 100\n\n"));
+        assert_eq!(drain(&mut s, T0), [Action::Wait(None)]);
+        assert_eq!(s.reconnection_time(), secs(2));
+        let s = Session::new(cfg().initial_retry(ms(100)).min_retry(secs(1)));
+        assert_eq!(s.reconnection_time(), secs(1));
+    }
+
+    #[test]
     fn backoff_doubles_without_jitter_up_to_the_cap_above_the_retry() {
         let mut s = Session::new(cfg().max_backoff(secs(20)));
         let mut now = T0;
@@ -1778,6 +1801,102 @@ mod tests {
             seen[rng.below(5) as usize] = true;
         }
         assert_eq!(seen, [true; 5]);
+    }
+
+    #[test]
+    fn the_generator_is_splitmix64_and_gives_its_published_sequence() {
+        // The first outputs of SplitMix64 from seed 0, as in Vigna's
+        // reference `splitmix64.c` (and Java's `SplittableRandom`): the
+        // jitter is this generator's, repeatable from the seed.
+        let mut rng = SplitMix64::new(0);
+        assert_eq!(rng.next(), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(rng.next(), 0x6E78_9E6A_A1B9_65F4);
+        assert_eq!(rng.next(), 0x06C4_5D18_8009_454F);
+        let mut rng = SplitMix64::new(1_234_567);
+        assert_eq!(rng.next(), 0x599E_D017_FB08_FC85);
+        assert_eq!(rng.next(), 0x2C73_F084_5854_0FA5);
+        assert_eq!(rng.next(), 0x883E_BCE5_A3F2_7C77);
+    }
+
+    /// The delays of `failures` consecutive network errors, from `seed`.
+    fn failure_delays(config: Config, seed: u64, failures: usize) -> Vec<Duration> {
+        let mut s = Session::new(config.seed(seed));
+        let mut now = T0;
+        let mut delays = vec![];
+        for _ in 0..failures {
+            let Action::Connect(_) = s.poll(now) else {
+                panic!()
+            };
+            s.handle(now, Input::Error);
+            let Action::Disconnected { retry_in, .. } = s.poll(now) else {
+                panic!()
+            };
+            delays.push(retry_in);
+            now += retry_in;
+        }
+        delays
+    }
+
+    #[test]
+    fn jittered_delays_spread_over_the_whole_doubling_window() {
+        let config = Config::default()
+            .connect_timeout(None)
+            .idle_timeout(None)
+            .max_backoff(secs(20));
+        // 50 clients that fail 6 times in a row: the nth failure waits the
+        // 3 s reconnection time plus a uniform part of a window of 1.5 s
+        // doubled n times, capped at 20 s.
+        let runs: Vec<_> = (0..50)
+            .map(|seed| failure_delays(config.clone(), seed, 6))
+            .collect();
+        for n in 0..6 {
+            let window = ms(1500).saturating_mul(1 << n).min(secs(20));
+            let above: Vec<_> = runs.iter().map(|delays| delays[n] - secs(3)).collect();
+            let (low, high) = (above.iter().min().unwrap(), above.iter().max().unwrap());
+            assert!(
+                *high <= window,
+                "failure {n}: {high:?} above a {window:?} window"
+            );
+            // 50 uniform draws leave neither end quarter empty (each is
+            // missed with a chance of 0.75^50, below 1e-6).
+            assert!(
+                *low < window / 4 && *high > window * 3 / 4,
+                "failure {n}: {low:?} to {high:?} in a {window:?} window"
+            );
+        }
+    }
+
+    #[test]
+    fn a_retry_after_longer_than_the_backoff_is_spread_over_half_of_it_again() {
+        // Retry-After: 30 is above the 3 s reconnection time and its 1.5 s
+        // window: each client waits 30 s plus a uniform part of 15 s.
+        let delays: Vec<_> = (0..50)
+            .map(|seed| {
+                let mut s = Session::new(Config::default().connect_timeout(None).seed(seed));
+                let _ = s.poll(T0);
+                s.handle(T0, Input::Response(Head::new(503).retry_after(b"30")));
+                let Action::Disconnected { retry_in, .. } = s.poll(T0) else {
+                    panic!()
+                };
+                retry_in
+            })
+            .collect();
+        for d in &delays {
+            assert!(*d >= secs(30) && *d <= secs(45), "{d:?}");
+        }
+        let (low, high) = (delays.iter().min().unwrap(), delays.iter().max().unwrap());
+        assert!(
+            *low < ms(33_750) && *high > ms(41_250),
+            "{low:?} to {high:?}: not spread over 30 s to 45 s"
+        );
+        // The spread is capped by `max_backoff`, as the window is.
+        let mut s = Session::new(Config::default().max_backoff(secs(2)).seed(3));
+        let _ = s.poll(T0);
+        s.handle(T0, Input::Response(Head::new(503).retry_after(b"30")));
+        let Action::Disconnected { retry_in, .. } = s.poll(T0) else {
+            panic!()
+        };
+        assert!(retry_in >= secs(30) && retry_in <= secs(32), "{retry_in:?}");
     }
 
     #[test]

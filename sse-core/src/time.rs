@@ -29,4 +29,12 @@ mod tests {
         let far = instant_after(now, Duration::MAX);
         assert!(far >= now + FAR_FUTURE && far < now + FAR_FUTURE + Duration::from_secs(60));
     }
+
+    #[test]
+    fn the_far_future_is_about_30_years() {
+        let year = Duration::from_secs(365 * 86_400);
+        let now = Instant::now();
+        let far = instant_after(now, Duration::MAX);
+        assert!(far - now >= year * 29 && far - now <= year * 31);
+    }
 }
