@@ -205,7 +205,7 @@ fn single_line(part: Line, value: &[u8]) -> Result<(), EncodeError> {
 /// Checks an id: one line, and no NUL.
 #[inline]
 fn check_id(id: &[u8]) -> Result<(), EncodeError> {
-    if id.len() < SHORT && !may_break(id) {
+    if !may_break(id) {
         return Ok(());
     }
     single_line(Line::Id, id)?;
