@@ -481,9 +481,9 @@ impl Block {
     fn room(&mut self, n: usize) {
         if self.buf.len() - self.pos < n {
             self.buf.truncate(self.pos);
-            let want = self.pos + n.max(BLOCK);
-            self.buf.reserve(want - self.pos);
-            self.buf.resize(want, 0);
+            let more = n.max(BLOCK);
+            self.buf.reserve(more);
+            self.buf.resize(self.pos + more, 0);
         }
     }
 
@@ -716,6 +716,31 @@ mod tests {
             .flat_map(|f| f.as_ref().expect("a frame").to_vec())
             .collect();
         assert!(got == want, "the body's bytes differ from the encoder's");
+    }
+
+    #[test]
+    fn encoded_events_ready_together_fill_block_after_block_and_lose_no_byte() {
+        // Each just under the size that is sent shared, so every one is
+        // copied, and a frame's block fills and the next one is made.
+        let events: Vec<Encoded> = (0..200)
+            .map(|i| {
+                let data = format!("{i:04}").repeat((SHARE - 40) / 4);
+                Encoded::new(&ServerEvent::new().id(i.to_string()).data(data)).expect("valid")
+            })
+            .collect();
+        assert!(events.iter().all(|e| e.as_bytes().len() < SHARE));
+        let want: Vec<u8> = events.iter().flat_map(|e| e.as_bytes().to_vec()).collect();
+        let got = frames(SseBody::with_keep_alive(
+            futures_util::stream::iter(events),
+            None,
+        ));
+        let got: Vec<Bytes> = got.into_iter().map(|f| f.expect("a frame")).collect();
+        assert!(got.len() > 2, "{} frames", got.len());
+        assert!(
+            got.iter().all(|f| f.len() < BLOCK + SHARE),
+            "at most a block each"
+        );
+        assert!(got.concat() == want, "the frames are the events, in order");
     }
 
     #[test]
