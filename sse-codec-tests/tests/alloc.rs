@@ -329,3 +329,30 @@ fn decode_with_allocates_next_to_nothing_and_gives_back_a_large_buffer() {
     let live = live_since(before) - (lens.capacity() * std::mem::size_of::<usize>()) as i64;
     assert!(live <= 64 * 1024, "the decoder holds {live} bytes");
 }
+
+#[test]
+fn decode_with_reuses_the_buffer_of_a_lent_event_of_hundreds_of_kib_for_the_next() {
+    // Events of 200 KiB, each cut in two by a chunk's end, so that its data
+    // is gathered. The buffer the first grew (more than 64 KiB, less than
+    // twice its data and than 1 MiB) is kept for the next: no allocation.
+    let half = 100 * 1024;
+    let mut head = b"data: ".to_vec();
+    head.resize(6 + half, b'x');
+    let mut tail = vec![b'y'; half];
+    tail.extend_from_slice(b"\n\n");
+    let mut decoder = Decoder::new();
+    let mut lens = Vec::with_capacity(4);
+    let mut decode = |decoder: &mut Decoder| {
+        for c in [&head, &tail] {
+            decoder.decode_with(c, |frame| {
+                if let Ok(FrameView::Event(e)) = frame {
+                    lens.push(e.data_bytes().len());
+                }
+            });
+        }
+    };
+    decode(&mut decoder);
+    let ((), allocs) = allocations(|| decode(&mut decoder));
+    assert_eq!(lens, [2 * half, 2 * half]);
+    assert_eq!(allocs, 0, "allocations for the second event");
+}

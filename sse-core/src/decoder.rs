@@ -2061,6 +2061,31 @@ mod tests {
     }
 
     #[test]
+    fn a_gathering_buffer_with_kibs_of_room_left_is_kept_for_the_next_event() {
+        // A 4 KiB piece and one byte more grow the buffer to 8 KiB: the
+        // event leaves about 4 KiB of room, under the 64 KiB a spare may
+        // hold, so the next gathered event is written there.
+        let mut d = Decoder::new();
+        let piece = alloc::format!("data: {}", "a".repeat(4096));
+        let mut out: Vec<_> = d.frames(Bytes::from(piece)).collect();
+        out.extend(d.frames(Bytes::from_static(b"b\n\n")));
+        let [Ok(Frame::Event(first))] = &out[..] else {
+            panic!("{out:?}");
+        };
+        assert_eq!(first.data_bytes().len(), 4097);
+        let mut next: Vec<_> = d.frames(Bytes::from_static(b"data: x")).collect();
+        next.extend(d.frames(Bytes::from_static(b"y\n\n")));
+        let [Ok(Frame::Event(second))] = &next[..] else {
+            panic!("{next:?}");
+        };
+        assert_eq!(&*second.data(), "xy");
+        assert_eq!(
+            second.data_bytes().as_ptr() as usize,
+            first.data_bytes().as_ptr() as usize + first.data_bytes().len()
+        );
+    }
+
+    #[test]
     fn offset_in_finds_only_parts_inside_the_chunk() {
         let buf = [0u8; 8];
         let chunk = &buf[..4];
