@@ -2061,28 +2061,33 @@ mod tests {
     }
 
     #[test]
-    fn a_gathering_buffer_with_kibs_of_room_left_is_kept_for_the_next_event() {
-        // A 4 KiB piece and one byte more grow the buffer to 8 KiB: the
-        // event leaves about 4 KiB of room, under the 64 KiB a spare may
-        // hold, so the next gathered event is written there.
-        let mut d = Decoder::new();
-        let piece = alloc::format!("data: {}", "a".repeat(4096));
-        let mut out: Vec<_> = d.frames(Bytes::from(piece)).collect();
-        out.extend(d.frames(Bytes::from_static(b"b\n\n")));
-        let [Ok(Frame::Event(first))] = &out[..] else {
-            panic!("{out:?}");
-        };
-        assert_eq!(first.data_bytes().len(), 4097);
-        let mut next: Vec<_> = d.frames(Bytes::from_static(b"data: x")).collect();
-        next.extend(d.frames(Bytes::from_static(b"y\n\n")));
-        let [Ok(Frame::Event(second))] = &next[..] else {
-            panic!("{next:?}");
-        };
-        assert_eq!(&*second.data(), "xy");
-        assert_eq!(
-            second.data_bytes().as_ptr() as usize,
-            first.data_bytes().as_ptr() as usize + first.data_bytes().len()
-        );
+    fn a_gathering_buffer_with_up_to_64_kib_of_room_left_is_kept_for_the_next_event() {
+        // A piece of `n` bytes and one byte more grow the buffer to `2 * n`
+        // (`Vec`'s doubling): the event leaves `n - 1` bytes of room. Up to
+        // 64 KiB of room is kept as the spare, and the next gathered event
+        // is written there, right after the first one's data.
+        for n in [4096, 64 * 1024 + 1] {
+            let mut d = Decoder::new();
+            let mut piece = b"data: ".to_vec();
+            piece.resize(6 + n, b'a');
+            let mut out: Vec<_> = d.frames(Bytes::from(piece)).collect();
+            out.extend(d.frames(Bytes::from_static(b"b\n\n")));
+            let [Ok(Frame::Event(first))] = &out[..] else {
+                panic!("{out:?}");
+            };
+            assert_eq!(first.data_bytes().len(), n + 1);
+            let mut next: Vec<_> = d.frames(Bytes::from_static(b"data: x")).collect();
+            next.extend(d.frames(Bytes::from_static(b"y\n\n")));
+            let [Ok(Frame::Event(second))] = &next[..] else {
+                panic!("{next:?}");
+            };
+            assert_eq!(&*second.data(), "xy");
+            assert_eq!(
+                second.data_bytes().as_ptr() as usize,
+                first.data_bytes().as_ptr() as usize + first.data_bytes().len(),
+                "a piece of {n} bytes"
+            );
+        }
     }
 
     #[test]
