@@ -356,3 +356,39 @@ fn decode_with_reuses_the_buffer_of_a_lent_event_of_hundreds_of_kib_for_the_next
     assert_eq!(lens, [2 * half, 2 * half]);
     assert_eq!(allocs, 0, "allocations for the second event");
 }
+
+#[test]
+fn a_large_event_cut_by_finish_or_dropped_as_too_large_leaves_at_most_64_kib_in_the_decoder() {
+    // 1 MiB of data in 4 KiB chunks, gathered into a buffer that grows past
+    // 1 MiB; the block never ends. Whether `finish` discards it or the limit
+    // drops it halfway, the decoder must not keep that buffer for reuse.
+    let mut stream = b"data: ".to_vec();
+    stream.resize(6 + (1 << 20), b'x');
+    let all = Bytes::from(stream);
+    let chunks: Vec<Bytes> = (0..all.len())
+        .step_by(4096)
+        .map(|at| all.slice(at..all.len().min(at + 4096)))
+        .collect();
+    for (limit, errors_expected, lost_expected) in [(16 << 20, 0, true), (512 << 10, 1, false)] {
+        let before = LIVE.with(Cell::get);
+        let mut decoder = Decoder::new().max_event_size(limit);
+        let mut errors = 0;
+        for c in chunks.iter().cloned() {
+            for frame in decoder.frames(c) {
+                assert!(!matches!(frame, Ok(Frame::Event(_))), "{frame:?}");
+                errors += usize::from(frame.is_err());
+            }
+        }
+        assert_eq!(errors, errors_expected, "errors with a limit of {limit}");
+        assert_eq!(
+            decoder.finish(),
+            lost_expected,
+            "lost, with a limit of {limit}"
+        );
+        let live = live_since(before);
+        assert!(
+            live <= 64 * 1024,
+            "the decoder holds {live} bytes (limit {limit})"
+        );
+    }
+}
