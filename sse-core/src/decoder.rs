@@ -2091,6 +2091,30 @@ mod tests {
     }
 
     #[test]
+    fn an_event_line_cut_by_a_chunk_end_replaces_a_long_type_gathered_before_it() {
+        // The first type is gathered from two pieces (longer than inline);
+        // the second `event` line of the block, cut too, starts over.
+        let long = "t".repeat(INLINE + 10);
+        let chunks = [
+            alloc::format!("event: {}", &long[..20]),
+            alloc::format!("{}\nevent: b", &long[20..]),
+            "c\ndata: d\n\n".to_string(),
+        ];
+        let mut d = Decoder::new();
+        let mut out = Vec::new();
+        for c in &chunks {
+            out.extend(d.frames(Bytes::from(c.clone())));
+        }
+        assert_eq!(out, [ev("bc", "d", "")]);
+        let mut d = Decoder::new();
+        let mut out = Vec::new();
+        for c in &chunks {
+            out.extend(lent(&mut d, c.as_bytes()));
+        }
+        assert_eq!(out, [ev("bc", "d", "")]);
+    }
+
+    #[test]
     fn offset_in_finds_only_parts_inside_the_chunk() {
         let buf = [0u8; 8];
         let chunk = &buf[..4];
