@@ -392,3 +392,40 @@ fn a_large_event_cut_by_finish_or_dropped_as_too_large_leaves_at_most_64_kib_in_
         );
     }
 }
+
+#[test]
+fn a_4_kib_event_type_and_id_in_16_byte_chunks_are_gathered_with_a_handful_of_allocations() {
+    // Each value is gathered in one buffer that grows geometrically, not
+    // copied anew for each piece (256 pieces each).
+    let len = 4096;
+    for field in ["event", "id"] {
+        let mut stream = format!("{field}: ").into_bytes();
+        let start = stream.len();
+        stream.resize(start + len, b'v');
+        stream.extend_from_slice(b"\ndata\n\n");
+        let chunks: Vec<Bytes> = stream.chunks(TINY).map(Bytes::copy_from_slice).collect();
+        let (events, allocs) = allocations(|| {
+            let mut decoder = Decoder::new();
+            let mut events = Vec::new();
+            for c in chunks {
+                for frame in decoder.frames(c) {
+                    if let Ok(Frame::Event(e)) = frame {
+                        events.push(e);
+                    }
+                }
+            }
+            events
+        });
+        assert_eq!(events.len(), 1);
+        let value = if field == "event" {
+            events[0].event_type_bytes()
+        } else {
+            events[0].last_event_id_bytes()
+        };
+        assert_eq!(value, &stream[start..start + len]);
+        assert!(
+            allocs < 32,
+            "{allocs} allocations to gather a {len}-byte {field}"
+        );
+    }
+}
