@@ -329,3 +329,103 @@ fn decode_with_allocates_next_to_nothing_and_gives_back_a_large_buffer() {
     let live = live_since(before) - (lens.capacity() * std::mem::size_of::<usize>()) as i64;
     assert!(live <= 64 * 1024, "the decoder holds {live} bytes");
 }
+
+#[test]
+fn decode_with_reuses_the_buffer_of_a_lent_event_of_hundreds_of_kib_for_the_next() {
+    // Events of 200 KiB, each cut in two by a chunk's end, so that its data
+    // is gathered. The buffer the first grew (more than 64 KiB, less than
+    // twice its data and than 1 MiB) is kept for the next: no allocation.
+    let half = 100 * 1024;
+    let mut head = b"data: ".to_vec();
+    head.resize(6 + half, b'x');
+    let mut tail = vec![b'y'; half];
+    tail.extend_from_slice(b"\n\n");
+    let mut decoder = Decoder::new();
+    let mut lens = Vec::with_capacity(4);
+    let mut decode = |decoder: &mut Decoder| {
+        for c in [&head, &tail] {
+            decoder.decode_with(c, |frame| {
+                if let Ok(FrameView::Event(e)) = frame {
+                    lens.push(e.data_bytes().len());
+                }
+            });
+        }
+    };
+    decode(&mut decoder);
+    let ((), allocs) = allocations(|| decode(&mut decoder));
+    assert_eq!(lens, [2 * half, 2 * half]);
+    assert_eq!(allocs, 0, "allocations for the second event");
+}
+
+#[test]
+fn a_large_event_cut_by_finish_or_dropped_as_too_large_leaves_at_most_64_kib_in_the_decoder() {
+    // 1 MiB of data in 4 KiB chunks, gathered into a buffer that grows past
+    // 1 MiB; the block never ends. Whether `finish` discards it or the limit
+    // drops it halfway, the decoder must not keep that buffer for reuse.
+    let mut stream = b"data: ".to_vec();
+    stream.resize(6 + (1 << 20), b'x');
+    let all = Bytes::from(stream);
+    let chunks: Vec<Bytes> = (0..all.len())
+        .step_by(4096)
+        .map(|at| all.slice(at..all.len().min(at + 4096)))
+        .collect();
+    for (limit, errors_expected, lost_expected) in [(16 << 20, 0, true), (512 << 10, 1, false)] {
+        let before = LIVE.with(Cell::get);
+        let mut decoder = Decoder::new().max_event_size(limit);
+        let mut errors = 0;
+        for c in chunks.iter().cloned() {
+            for frame in decoder.frames(c) {
+                assert!(!matches!(frame, Ok(Frame::Event(_))), "{frame:?}");
+                errors += usize::from(frame.is_err());
+            }
+        }
+        assert_eq!(errors, errors_expected, "errors with a limit of {limit}");
+        assert_eq!(
+            decoder.finish(),
+            lost_expected,
+            "lost, with a limit of {limit}"
+        );
+        let live = live_since(before);
+        assert!(
+            live <= 64 * 1024,
+            "the decoder holds {live} bytes (limit {limit})"
+        );
+    }
+}
+
+#[test]
+fn a_4_kib_event_type_and_id_in_16_byte_chunks_are_gathered_with_a_handful_of_allocations() {
+    // Each value is gathered in one buffer that grows geometrically, not
+    // copied anew for each piece (256 pieces each).
+    let len = 4096;
+    for field in ["event", "id"] {
+        let mut stream = format!("{field}: ").into_bytes();
+        let start = stream.len();
+        stream.resize(start + len, b'v');
+        stream.extend_from_slice(b"\ndata\n\n");
+        let chunks: Vec<Bytes> = stream.chunks(TINY).map(Bytes::copy_from_slice).collect();
+        let (events, allocs) = allocations(|| {
+            let mut decoder = Decoder::new();
+            let mut events = Vec::new();
+            for c in chunks {
+                for frame in decoder.frames(c) {
+                    if let Ok(Frame::Event(e)) = frame {
+                        events.push(e);
+                    }
+                }
+            }
+            events
+        });
+        assert_eq!(events.len(), 1);
+        let value = if field == "event" {
+            events[0].event_type_bytes()
+        } else {
+            events[0].last_event_id_bytes()
+        };
+        assert_eq!(value, &stream[start..start + len]);
+        assert!(
+            allocs < 32,
+            "{allocs} allocations to gather a {len}-byte {field}"
+        );
+    }
+}

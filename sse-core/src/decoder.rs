@@ -2061,6 +2061,60 @@ mod tests {
     }
 
     #[test]
+    fn a_gathering_buffer_with_up_to_64_kib_of_room_left_is_kept_for_the_next_event() {
+        // A piece of `n` bytes and one byte more grow the buffer to `2 * n`
+        // (`Vec`'s doubling): the event leaves `n - 1` bytes of room. Up to
+        // 64 KiB of room is kept as the spare, and the next gathered event
+        // is written there, right after the first one's data.
+        for n in [4096, 64 * 1024 + 1] {
+            let mut d = Decoder::new();
+            let mut piece = b"data: ".to_vec();
+            piece.resize(6 + n, b'a');
+            let mut out: Vec<_> = d.frames(Bytes::from(piece)).collect();
+            out.extend(d.frames(Bytes::from_static(b"b\n\n")));
+            let [Ok(Frame::Event(first))] = &out[..] else {
+                panic!("{out:?}");
+            };
+            assert_eq!(first.data_bytes().len(), n + 1);
+            let mut next: Vec<_> = d.frames(Bytes::from_static(b"data: x")).collect();
+            next.extend(d.frames(Bytes::from_static(b"y\n\n")));
+            let [Ok(Frame::Event(second))] = &next[..] else {
+                panic!("{next:?}");
+            };
+            assert_eq!(&*second.data(), "xy");
+            assert_eq!(
+                second.data_bytes().as_ptr() as usize,
+                first.data_bytes().as_ptr() as usize + first.data_bytes().len(),
+                "a piece of {n} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn an_event_line_cut_by_a_chunk_end_replaces_a_long_type_gathered_before_it() {
+        // The first type is gathered from two pieces (longer than inline);
+        // the second `event` line of the block, cut too, starts over.
+        let long = "t".repeat(INLINE + 10);
+        let chunks = [
+            alloc::format!("event: {}", &long[..20]),
+            alloc::format!("{}\nevent: b", &long[20..]),
+            "c\ndata: d\n\n".to_string(),
+        ];
+        let mut d = Decoder::new();
+        let mut out = Vec::new();
+        for c in &chunks {
+            out.extend(d.frames(Bytes::from(c.clone())));
+        }
+        assert_eq!(out, [ev("bc", "d", "")]);
+        let mut d = Decoder::new();
+        let mut out = Vec::new();
+        for c in &chunks {
+            out.extend(lent(&mut d, c.as_bytes()));
+        }
+        assert_eq!(out, [ev("bc", "d", "")]);
+    }
+
+    #[test]
     fn offset_in_finds_only_parts_inside_the_chunk() {
         let buf = [0u8; 8];
         let chunk = &buf[..4];
