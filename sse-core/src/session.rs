@@ -1564,18 +1564,7 @@ mod tests {
             .seed(7);
         let mut s = Session::new(config.clone());
         let mut now = T0;
-        let mut delays = vec![];
-        for _ in 0..8 {
-            let Action::Connect(_) = s.poll(now) else {
-                panic!()
-            };
-            s.handle(now, Input::Error);
-            let Action::Disconnected { retry_in, .. } = s.poll(now) else {
-                panic!()
-            };
-            delays.push(retry_in);
-            now += retry_in;
-        }
+        let delays = fail(&mut s, &mut now, 8);
         // The window above the 3 s reconnection time: 1.5 s on the first
         // failure, doubling, capped at 20 s.
         for (n, d) in delays.iter().enumerate() {
@@ -1820,19 +1809,24 @@ mod tests {
 
     /// The delays of `failures` consecutive network errors, from `seed`.
     fn failure_delays(config: Config, seed: u64, failures: usize) -> Vec<Duration> {
-        let mut s = Session::new(config.seed(seed));
         let mut now = T0;
+        fail(&mut Session::new(config.seed(seed)), &mut now, failures)
+    }
+
+    /// Makes `s` connect and fail `failures` times from `now`, waiting out
+    /// each delay (`now` ends after the last); returns the delays.
+    fn fail(s: &mut Session, now: &mut Duration, failures: usize) -> Vec<Duration> {
         let mut delays = vec![];
         for _ in 0..failures {
-            let Action::Connect(_) = s.poll(now) else {
+            let Action::Connect(_) = s.poll(*now) else {
                 panic!()
             };
-            s.handle(now, Input::Error);
-            let Action::Disconnected { retry_in, .. } = s.poll(now) else {
+            s.handle(*now, Input::Error);
+            let Action::Disconnected { retry_in, .. } = s.poll(*now) else {
                 panic!()
             };
             delays.push(retry_in);
-            now += retry_in;
+            *now += retry_in;
         }
         delays
     }
