@@ -319,11 +319,10 @@ fn fits(event: &Parts<'_>, room: usize) -> Result<(), EncodeError> {
     Ok(())
 }
 
-/// Where encoded bytes go. Callers check the room first.
+/// Where encoded bytes go. Callers check the room first, and read how
+/// much was written from the concrete type.
 trait Out {
     fn put(&mut self, bytes: &[u8]);
-    /// The bytes written so far.
-    fn written(&self) -> usize;
 }
 
 /// A slice with a write position. Writing past its end is impossible by the
@@ -344,10 +343,6 @@ impl Out for SliceOut<'_> {
             dst.copy_from_slice(bytes);
             self.pos = end;
         }
-    }
-
-    fn written(&self) -> usize {
-        self.pos
     }
 }
 
@@ -372,10 +367,6 @@ impl Out for TryOut<'_> {
             }
             None => self.full = true,
         }
-    }
-
-    fn written(&self) -> usize {
-        self.pos
     }
 }
 
@@ -461,7 +452,7 @@ pub fn encode(event: &EventRef<'_>, out: &mut [u8]) -> Result<usize, EncodeError
     fits(&event, out.len())?;
     let mut out = SliceOut { buf: out, pos: 0 };
     write(&event, &mut out);
-    Ok(out.written())
+    Ok(out.pos)
 }
 
 #[cfg(feature = "alloc")]
@@ -485,10 +476,6 @@ mod owned {
         fn put(&mut self, bytes: &[u8]) {
             self.buf.put_slice(bytes);
             self.written += bytes.len();
-        }
-
-        fn written(&self) -> usize {
-            self.written
         }
     }
 
