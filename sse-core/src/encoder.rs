@@ -1003,7 +1003,8 @@ mod tests {
     }
 
     /// Short parts are kept inline, long ones on the heap: either way the
-    /// event reads back, compares and is checked as the text it was given.
+    /// event reads back, compares, shows and is checked as the text it was
+    /// given.
     #[cfg(feature = "alloc")]
     #[test]
     fn server_event_parts_read_back_at_either_side_of_the_inline_length() {
@@ -1024,6 +1025,11 @@ mod tests {
             );
             assert_eq!(event, ServerEvent::new().comment(text).event(text).id(text));
             assert_ne!(event, ServerEvent::new().comment(text).event(text).id("-"));
+            // Debug shows each part as the text it was given, inline or not.
+            let shown = std::format!(
+                "ServerEvent {{ comment: Some({text:?}), event: Some({text:?}), id: Some({text:?}), retry: None, data: None }}"
+            );
+            assert_eq!(std::format!("{event:?}"), shown);
             let mut buf = [0u8; 256];
             let n = encode(&r, &mut buf).expect("valid");
             assert_eq!(event.to_bytes().expect("valid"), &buf[..n]);
