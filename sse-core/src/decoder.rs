@@ -879,12 +879,13 @@ fn value_bytes(value: &LineValue) -> &[u8] {
     }
 }
 
-/// A finished `event` or `id` value as a [`Text`].
+/// A finished `event` or `id` value as a [`Text`]. A gathered value is
+/// always longer than [`INLINE`] ([`set_piece`] keeps shorter ones inline),
+/// so its buffer is shared as it is.
 fn into_text(value: LineValue) -> Text {
     match value {
         LineValue::Empty => Text::EMPTY,
         LineValue::Whole(text) => text,
-        LineValue::Gathered(buf) if buf.len() <= INLINE => Text::copy(&buf),
         LineValue::Gathered(buf) => Text::Shared(buf.freeze()),
     }
 }
