@@ -1377,52 +1377,50 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_handle_cuts_short_a_request_that_hangs_and_a_wait_to_reconnect() {
-        // A request that never answers, with a long connect timeout (long,
-        // not none: were the command lost, the test would fail, not hang).
-        let connector = scripted(vec![Reply::Never]);
-        let config = one_try()
-            .connect_timeout(Duration::from_secs(100))
-            .max_attempts(2);
-        let updates = command_after(
-            Client::new(connector.clone(), config),
-            |u| matches!(u, Update::Connecting { .. }),
-            Handle::reconnect,
-        )
-        .await;
-        assert_eq!(
-            shapes(&updates),
-            [
-                "connecting 1 None",
-                "disconnected Requested 0ns None",
-                "connecting 2 None",
-                "stopped NoContent None",
-            ]
-            .map(String::from)
-        );
-        assert_eq!(updates[1].0, Duration::from_secs(3));
-
-        // A wait of 60 s before the next attempt.
-        let connector = scripted(vec![status(503, vec![])]);
-        let config = one_try()
-            .initial_retry(Duration::from_secs(60))
-            .max_attempts(2);
-        let updates = command_after(
-            Client::new(connector.clone(), config),
-            |u| matches!(u, Update::Disconnected { .. }),
-            Handle::reconnect,
-        )
-        .await;
-        assert_eq!(
-            shapes(&updates),
-            [
-                "connecting 1 None",
-                "disconnected Status(503) 60s Some(Status(503))",
-                "connecting 2 None",
-                "stopped NoContent None",
-            ]
-            .map(String::from)
-        );
-        assert_eq!(updates[2].0, Duration::from_secs(3));
+        // Each case: the reply, the config, the update after which the
+        // handle asks for a reconnect (3 s later), the updates, and which
+        // of them comes at those 3 s.
+        let cases: [(Reply, Config, When, [&str; 4], usize); 2] = [
+            // A request that never answers, with a long connect timeout
+            // (long, not none: were the command lost, the test would fail,
+            // not hang).
+            (
+                Reply::Never,
+                one_try()
+                    .connect_timeout(Duration::from_secs(100))
+                    .max_attempts(2),
+                |u| matches!(u, Update::Connecting { .. }),
+                [
+                    "connecting 1 None",
+                    "disconnected Requested 0ns None",
+                    "connecting 2 None",
+                    "stopped NoContent None",
+                ],
+                1,
+            ),
+            // A wait of 60 s before the next attempt.
+            (
+                status(503, vec![]),
+                one_try()
+                    .initial_retry(Duration::from_secs(60))
+                    .max_attempts(2),
+                |u| matches!(u, Update::Disconnected { .. }),
+                [
+                    "connecting 1 None",
+                    "disconnected Status(503) 60s Some(Status(503))",
+                    "connecting 2 None",
+                    "stopped NoContent None",
+                ],
+                2,
+            ),
+        ];
+        for (reply, config, when, want, at) in cases {
+            let connector = scripted(vec![reply]);
+            let updates =
+                command_after(Client::new(connector, config), when, Handle::reconnect).await;
+            assert_eq!(shapes(&updates), want.map(String::from));
+            assert_eq!(updates[at].0, Duration::from_secs(3), "{want:?}");
+        }
     }
 
     #[tokio::test(start_paused = true)]
