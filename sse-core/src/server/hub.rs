@@ -199,9 +199,10 @@ impl HubConfig {
 pub enum Resume {
     /// No `Last-Event-ID`: a new client. It gets the events published from
     /// now on (with [`Hub::subscribe_with_backlog`], every event of the log
-    /// first), after a first block of only an id (no event) so that it can
-    /// resume from there even if it loses the connection before the first
-    /// event. Send it whatever state it needs first.
+    /// first). A [`Hub`] sends it first a block of only an id (no event), so
+    /// that it can resume from there even if it loses the connection before
+    /// the first event; a [`KeyedHub`] does not, as its ids are the events'
+    /// own. Send it whatever state it needs first.
     New,
     /// The client resumes: it gets the `missed` events it has not seen,
     /// then the live ones.
@@ -620,6 +621,28 @@ impl KeyedHub {
     /// `after` (`None`: a new client, which gets the events published from
     /// now on). See [`Resume`] for the outcomes, and the type's docs for
     /// what to do when it is [`Resume::Behind`].
+    ///
+    /// A position past the last one published is taken as the client's
+    /// word: [`Resume::Resumed`] with nothing missed, and every event up
+    /// to that position skipped. That is right for a client coming from an
+    /// instance whose reader is ahead of this one (it gets nothing twice),
+    /// but a forged or mistyped id would leave the client waiting until
+    /// the stream reaches it. Where ids can come from anywhere, check them
+    /// against your durable log, or at least against
+    /// [`position`](KeyedHub::position), first:
+    ///
+    /// ```
+    /// use sse_proto::server::{KeyedHub, Resume};
+    ///
+    /// let hub = KeyedHub::new(Default::default());
+    /// hub.follow("news", 10);
+    /// let from_client = Some(99_999_u128); // parsed from Last-Event-ID
+    /// assert_eq!(hub.subscribe("news", from_client).outcome(), Resume::Resumed { missed: 0 });
+    ///
+    /// // Past the end: treat it as a new client (or look it up in the log).
+    /// let after = from_client.filter(|&p| p <= hub.position("news"));
+    /// assert_eq!(hub.subscribe("news", after).outcome(), Resume::New);
+    /// ```
     pub fn subscribe(&self, stream: &str, after: Option<u128>) -> Subscription {
         let hub = Arc::downgrade(&self.hub.shared);
         let epoch = self.hub.shared.epoch;
